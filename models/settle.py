@@ -1,0 +1,194 @@
+"""Settling the projected dynamics ``s <- clip(s + dt f(s), 0, 1)`` for a batch.
+
+Two solvers, one set of semantics:
+
+* ``reference``: the paper's explicit Euler, exactly ``steps`` steps of ``dt``, in
+  plain NumPy (one matmul and one clip per step for the whole batch of networks).
+* ``fast``: the same Euler map (same ``dt``, hence the same trajectory and the same
+  equilibrium), compiled, run per sample until its projected residual is small, then
+  finished by one exact linear solve on the unsaturated neurons (``dynamics.polish``),
+  accepted only when it lands inside the box with a residual below ``tol``.
+
+Both can accumulate what the DEEP learning rule needs along the trajectory, summed over
+the batch:
+
+    path[i, j] = sum_t s_i(t) (s_j(t) - s_j(t-1))      (a path integral: int s_i ds_j)
+    hebb[i, j] = sum_{t=1..steps} s_i(t) s_j(t)
+
+``path`` does not depend on how many steps the trajectory is cut into after it has
+settled, which is why the fast solver may stop early. ``hebb`` counts the nominal
+``steps``; the fast solver adds the settled tail ``(steps - t_stop) s s^T`` exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from .dynamics import AffineField, polish, projected_residual, residual_norm
+
+SOLVERS = ("reference", "fast")
+_BLAS_MIN_N = 48  # below this, compiled per-sample loops beat one BLAS matmul per step
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    """States after settling and the status of every sample.
+
+    ``s`` (K, B, N); ``steps`` (K, B) Euler steps taken; ``residual`` (K, B) max-norm
+    of the projected residual at ``s``; ``converged`` (K, B) residual below tol;
+    ``path``/``hebb`` (K, N, N) learning-rule sums or None.
+    """
+
+    s: np.ndarray
+    steps: np.ndarray
+    residual: np.ndarray
+    converged: np.ndarray
+    path: np.ndarray | None = None
+    hebb: np.ndarray | None = None
+
+
+def settle(
+    field: AffineField,
+    s0: np.ndarray,
+    *,
+    solver: str = "fast",
+    dt: float = 0.05,
+    steps: int = 1000,
+    tol: float = 1e-9,
+    max_steps: int = 200_000,
+    accumulate: bool = False,
+    hebbian: bool = False,
+) -> SettleResult:
+    """Settle ``s0`` (K, B, N) under ``field``.
+
+    ``steps`` is the reference's fixed horizon (and the nominal horizon of ``hebb``);
+    the fast solver ignores it for stopping and runs up to ``max_steps``.
+    """
+    if solver == "reference":
+        return _settle_reference(field, s0, dt, steps, tol, accumulate, hebbian)
+    if solver == "fast":
+        return _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian)
+    raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+
+
+def _settle_reference(field, s0, dt, steps, tol, accumulate, hebbian) -> SettleResult:
+    K, B, N = s0.shape
+    s = np.array(s0, dtype=float)
+    path = np.zeros((K, N, N)) if accumulate else None
+    hebb = np.zeros((K, N, N)) if hebbian else None
+    for _ in range(steps):
+        new = np.clip(s + dt * field(s), 0.0, 1.0)
+        if accumulate:
+            path += np.swapaxes(new, -1, -2) @ (new - s)
+        if hebbian:
+            hebb += np.swapaxes(new, -1, -2) @ new
+        s = new
+    res = residual_norm(s, field)
+    return SettleResult(s, np.full((K, B), steps), res, res < tol, path, hebb)
+
+
+def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> SettleResult:
+    K, B, N = s0.shape
+    s = np.array(s0, dtype=float, order="C")
+    A = np.ascontiguousarray(field.A, dtype=float)
+    d = np.ascontiguousarray(np.broadcast_to(field.d, (K, B, N)), dtype=float)
+    c = np.ascontiguousarray(np.broadcast_to(field.c, (K, B, N)), dtype=float)
+    free = np.ascontiguousarray(field.free, dtype=np.bool_)
+    path = np.zeros((K, N, N))
+    hebb = np.zeros((K, N, N))
+    taken = np.zeros((K, B), dtype=np.int64)
+    done = np.zeros((K, B), dtype=np.bool_)
+    # Euler to a loose tolerance, one exact polish, then Euler to tol where the
+    # polish was refused (wrong active set, not yet in the basin, ...).
+    for stage_tol, try_polish in ((max(tol, 1e-5), True), (tol, False)):
+        if N < _BLAS_MIN_N:
+            _euler_compiled(s, A, d, c, free, dt, stage_tol, max_steps, accumulate, hebbian,
+                            path, hebb, taken, done)
+        else:
+            s = _euler_batched(s, field, dt, stage_tol, max_steps, accumulate, hebbian,
+                               path, hebb, taken, done)
+        if try_polish:
+            cand = polish(s, field)
+            ok = (cand.min(-1) >= -1e-12) & (cand.max(-1) <= 1 + 1e-12)
+            cand = np.clip(cand, 0.0, 1.0)
+            ok &= residual_norm(cand, field) < tol
+            ok &= np.abs(cand - s).max(-1) < 1e-2
+            if accumulate:
+                jump = np.where(ok[..., None], cand - s, 0.0)
+                path += np.swapaxes(cand, -1, -2) @ jump
+            s = np.where(ok[..., None], cand, s)
+            done = ok.copy()
+    res = residual_norm(s, field)
+    if hebbian:  # the settled tail of the nominal horizon, exactly
+        tail = np.maximum(steps - taken, 0)[..., None] * s
+        hebb += np.swapaxes(tail, -1, -2) @ s
+    return SettleResult(s, taken, res, res < tol,
+                        path if accumulate else None, hebb if hebbian else None)
+
+
+def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, path, hebb, taken, done):
+    """The same Euler map for large N: one BLAS matmul per step over the whole batch,
+    samples frozen once their residual is below tol. Returns the new state."""
+    while True:
+        f = field(s)
+        active = ~done & (np.abs(projected_residual(s, f)).max(-1) >= tol) & (taken < max_steps)
+        if not active.any():
+            return s
+        new = np.where(active[..., None], np.clip(s + dt * f, 0.0, 1.0), s)
+        if accumulate:
+            path += np.swapaxes(new, -1, -2) @ (new - s)
+        if hebbian:
+            hebb += np.swapaxes(new * active[..., None], -1, -2) @ new
+        taken += active
+        s = new
+
+
+@numba.njit(cache=True)
+def _euler_compiled(s, A, d, c, free, dt, tol, max_steps, accumulate, hebbian,
+                    path, hebb, taken, done):  # pragma: no cover - compiled
+    """Euler steps in place, one sample at a time, until its residual max-norm < tol.
+
+    Samples already ``done`` are skipped; ``taken`` counts steps per sample.
+    """
+    K, B, N = s.shape
+    f = np.empty(N)
+    new = np.empty(N)
+    for k in range(K):
+        for b in range(B):
+            if done[k, b]:
+                continue
+            x = s[k, b]
+            while True:
+                # field and projected residual at the current state
+                r = 0.0
+                for j in range(N):
+                    if not free[j]:
+                        f[j] = 0.0
+                        continue
+                    acc = 0.0
+                    for i in range(N):
+                        acc += x[i] * A[k, i, j]
+                    fj = acc - d[k, b, j] * x[j] + c[k, b, j]
+                    f[j] = fj
+                    if not ((x[j] <= 0.0 and fj < 0.0) or (x[j] >= 1.0 and fj > 0.0)):
+                        r = max(r, abs(fj))
+                if r < tol or taken[k, b] >= max_steps:
+                    break
+                for j in range(N):
+                    v = x[j] + dt * f[j]
+                    new[j] = 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+                if accumulate:
+                    for j in range(N):
+                        dj = new[j] - x[j]
+                        if dj != 0.0:
+                            for i in range(N):
+                                path[k, i, j] += new[i] * dj
+                if hebbian:
+                    for i in range(N):
+                        for j in range(N):
+                            hebb[k, i, j] += new[i] * new[j]
+                for j in range(N):
+                    x[j] = new[j]
+                taken[k, b] += 1

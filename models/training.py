@@ -1,0 +1,187 @@
+"""Two-phase training of DEEP and asymmetric EP in software, K networks at once.
+
+Every network ``k`` draws all its randomness (initial weights, initial states, pruning
+draws) from its own ``numpy.random.Generator``, so training K seeds in one batched run
+gives exactly the networks that K separate runs give.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Callable
+
+import numpy as np
+
+from .dynamics import MODELS, AffineField, asym_ep_field, deep_field
+from .learning import apply_update, asym_ep_update, deep_update, sparsify
+from .settle import SOLVERS, SettleResult, settle
+from .topology import ARCHITECTURES, Topology
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one training run (dimensionless; times in units of tau)."""
+
+    model: str = "deep"
+    n_hidden: int = 5
+    architecture: str = "complete"
+    epochs: int = 200
+    dt: float = 0.05          # Euler step
+    t1: int = 1000            # free-phase steps of the reference solver
+    t2: int = 1000            # nudged-phase steps (and the rule's normalisation)
+    beta: float = 10.0        # nudging strength
+    eta: float = 100.0        # learning rate (the paper's dt_W)
+    beta0: float = 0.0        # DEEP rule: weight of s_i s_j
+    beta1: float = 1.0        # DEEP rule: weight of s_i ds_j
+    gamma: float = 0.0        # leak (Costa & Santos 2025); 0 is the paper's DEEP
+    l1: float = 0.0           # L1 step lambda (the paper's reg_W when used: 1.5e-4)
+    sign: bool = False        # sign-only updates
+    prune: bool = False       # stochastic sparsification after every update
+    prune_tol: float = 0.01
+    prune_temp: float = 5.0
+    init_std: float = 0.05    # W ~ Normal(0, init_std^2)
+    init_state: float = 0.1   # non-input states ~ Uniform(0, init_state) each free phase
+    solver: str = "fast"
+    tol: float = 1e-9         # projected-residual tolerance of the fast solver
+    max_steps: int = 20_000   # cap per phase of the fast solver (unconverged is reported)
+
+    def __post_init__(self) -> None:
+        choices = {"model": MODELS, "architecture": ARCHITECTURES, "solver": SOLVERS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("float", "int") and not (isinstance(v, (int, float)) and math.isfinite(v)):
+                raise ValueError(f"{f.name} must be a finite number; got {v!r}")
+        positive = ("epochs", "dt", "t1", "t2", "beta", "eta", "prune_temp", "tol", "max_steps")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
+        for name in ("n_hidden", "gamma", "l1", "prune_tol", "init_std", "init_state"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if self.init_state > 1:
+            raise ValueError(f"init_state must be in [0, 1]; got {self.init_state!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Network:
+    """K trained networks: weights (K, N, N), biases (K, N) (asym-EP only, else 0) and
+    the live-connection mask (K, N, N) (False where pruned or not allowed)."""
+
+    topology: Topology
+    W: np.ndarray
+    b: np.ndarray
+    alive: np.ndarray
+
+
+def predict(s_out: np.ndarray) -> np.ndarray:
+    """Class of each sample from its output states (..., n_out): threshold 0.5 for one
+    output (0.5 counts as 1, as in the paper's code), argmax for one-hot."""
+    if s_out.shape[-1] == 1:
+        return (s_out[..., 0] >= 0.5).astype(int)
+    return np.argmax(s_out, axis=-1)
+
+
+def target_classes(Y: np.ndarray) -> np.ndarray:
+    return predict(Y)
+
+
+def field_of(net: Network, cfg: TrainConfig, batch: int) -> AffineField:
+    free = net.topology.free_mask()
+    if cfg.model == "deep":
+        return deep_field(net.W, batch, free, cfg.gamma)
+    return asym_ep_field(net.W, net.b, batch, free)
+
+
+def initial_states(topo: Topology, X: np.ndarray, rngs: list[np.random.Generator],
+                   init_state: float) -> np.ndarray:
+    """Inputs clamped to X (B, n_in); other neurons ~ Uniform(0, init_state), one draw
+    per network from its own generator. Returns (K, B, N)."""
+    B = X.shape[0]
+    s0 = np.empty((len(rngs), B, topo.n))
+    s0[..., topo.inputs] = X
+    for k, rng in enumerate(rngs):
+        s0[k, :, topo.n_in:] = rng.uniform(0.0, init_state, size=(B, topo.n - topo.n_in))
+    return s0
+
+
+def free_phase(net: Network, cfg: TrainConfig, X: np.ndarray, rngs, solver: str | None = None
+               ) -> tuple[AffineField, SettleResult]:
+    field = field_of(net, cfg, X.shape[0])
+    s0 = initial_states(net.topology, X, rngs, cfg.init_state)
+    return field, settle(field, s0, solver=solver or cfg.solver, dt=cfg.dt, steps=cfg.t1,
+                         tol=cfg.tol, max_steps=cfg.max_steps)
+
+
+def new_networks(topo: Topology, cfg: TrainConfig, rngs: list[np.random.Generator]) -> Network:
+    W = np.stack([topo.init_weights(rng, 1, cfg.init_std)[0] for rng in rngs])
+    K = len(rngs)
+    alive = np.broadcast_to(topo.mask(), (K, topo.n, topo.n)).copy()
+    return Network(topo, W, np.zeros((K, topo.n)), alive)
+
+
+EpochCallback = Callable[[int, dict], None]
+
+
+def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds: list[int],
+          on_epoch: EpochCallback | None = None) -> tuple[Network, dict[str, np.ndarray]]:
+    """Train one network per seed on (X (B, n_in), Y (B, n_out)), all in one batch.
+
+    Returns the networks and the per-epoch history, each entry (epochs, K):
+    ``mse_free``, ``mse_nudged`` (sum of squared output errors / 2 / B, as the paper),
+    ``err_free``, ``err_nudged`` (fraction misclassified), ``dw_norm`` (Frobenius norm of
+    the applied change), ``residual_free``, ``residual_nudged`` (largest projected
+    residual at the end of the phase), ``steps_free``, ``steps_nudged`` (largest step
+    count), ``sparsity`` (fraction of allowed connections removed).
+    """
+    rngs = [np.random.default_rng(s) for s in seeds]
+    net = new_networks(topo, cfg, rngs)
+    B, out = X.shape[0], topo.outputs
+    classes = target_classes(Y)
+    n_allowed = topo.mask().sum()
+    keys = ("mse_free", "mse_nudged", "err_free", "err_nudged", "dw_norm", "residual_free",
+            "residual_nudged", "steps_free", "steps_nudged", "sparsity")
+    hist = {k: np.zeros((cfg.epochs, len(seeds))) for k in keys}
+    deep = cfg.model == "deep"
+    for epoch in range(cfg.epochs):
+        field, free = free_phase(net, cfg, X, rngs)
+        nudged_field = field.nudged(cfg.beta, Y, topo.output_mask())
+        nudged = settle(nudged_field, free.s, solver=cfg.solver, dt=cfg.dt, steps=cfg.t2,
+                        tol=cfg.tol, max_steps=cfg.max_steps, accumulate=deep,
+                        hebbian=deep and cfg.beta0 != 0)
+        if deep:
+            dW = deep_update(nudged.path, nudged.hebb, eta=cfg.eta, batch=B, t2=cfg.t2,
+                             beta0=cfg.beta0, beta1=cfg.beta1)
+            db = np.zeros_like(net.b)
+        else:
+            dW, db = asym_ep_update(free.s, nudged.s, eta=cfg.eta, beta=cfg.beta)
+        W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1, sign=cfg.sign)
+        b_new = (net.b + db) * topo.free_mask()
+        alive = net.alive
+        if cfg.prune:
+            u = np.stack([rng.random((topo.n, topo.n)) for rng in rngs])
+            alive = sparsify(W_new, net.alive, u, tol=cfg.prune_tol, temp=cfg.prune_temp)
+            W_new = np.where(alive, W_new, 0.0)
+        row = {
+            "mse_free": ((free.s[..., out] - Y) ** 2).sum(-1).mean(-1) / 2,
+            "mse_nudged": ((nudged.s[..., out] - Y) ** 2).sum(-1).mean(-1) / 2,
+            "err_free": (predict(free.s[..., out]) != classes).mean(-1),
+            "err_nudged": (predict(nudged.s[..., out]) != classes).mean(-1),
+            "dw_norm": np.sqrt(((W_new - net.W) ** 2).sum((-1, -2))),
+            "residual_free": free.residual.max(-1),
+            "residual_nudged": nudged.residual.max(-1),
+            "steps_free": free.steps.max(-1),
+            "steps_nudged": nudged.steps.max(-1),
+            "sparsity": 1.0 - alive.sum((-1, -2)) / n_allowed,
+        }
+        for k, v in row.items():
+            hist[k][epoch] = v
+        net = Network(topo, W_new, b_new, alive)
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+    return net, hist
