@@ -1,0 +1,214 @@
+"""The ``deepxbar`` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from models.dynamics import MODELS
+from models.settle import SOLVERS
+
+from . import __version__
+from .configs import CONFIGS, preset
+from .tasks import TASKS, make_task
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _number(kind: type, low: float, inclusive: bool = True):
+    """An argparse type: a finite number >= low (or > low)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            bound = f">= {low:g}" if inclusive else f"> {low:g}"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
+        return value
+    return parse
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train DEEP (or asym-EP) on a logic task",
+                       description="Train one network per seed (all seeds in one batch), judge "
+                       "them, write a run folder and print a summary. Times are in units of the "
+                       "neuron time constant tau; weights are dimensionless.")
+    p.add_argument("--task", choices=TASKS, default="xor", help="logic task (default: xor)")
+    p.add_argument("--model", choices=MODELS, default="deep", help="default: deep")
+    p.add_argument("--one-hot", action="store_true", help="two output neurons, argmax")
+    p.add_argument("--config", choices=CONFIGS, default="default",
+                   help="paper = the ESANN 2020 notebooks' hyperparameters; default = the project's best (default)")
+    p.add_argument("--solver", choices=SOLVERS, default="fast",
+                   help="reference = the paper's fixed-step Euler (T1, T2 steps); fast = same Euler map "
+                   "stopped on the projected residual, compiled (default)")
+    p.add_argument("--hidden", type=_number(int, 1), help="hidden neurons (>= 1; default: from --config)")
+    p.add_argument("--epochs", type=_number(int, 1), help="epochs (>= 1; default: from --config)")
+    p.add_argument("--seed", type=_number(int, 0), default=0, help="first seed (default 0)")
+    p.add_argument("--seeds", type=_number(int, 1), default=10, metavar="K",
+                   help="train seeds SEED..SEED+K-1 (default 10)")
+    p.add_argument("--l1", type=_number(float, 0.0), help="L1 step lambda (>= 0)")
+    p.add_argument("--prune", action="store_true",
+                   help="stochastic sparsification after every update (with the config's L1 unless --l1)")
+    p.add_argument("--gamma", type=_number(float, 0.0), help="leak gamma >= 0 (0 = the paper's DEEP)")
+    p.add_argument("--beta", type=_number(float, 0.0, inclusive=False), help="nudging strength > 0")
+    p.add_argument("--eta", type=_number(float, 0.0, inclusive=False), help="learning rate > 0")
+    p.add_argument("--out", type=Path, help="run folder to create (default: runs/TASK-MODEL-CONFIG-TIME)")
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_stability(sub) -> None:
+    p = sub.add_parser("stability", help="stability report of a trained run",
+                       description="The paper's Gershgorin tests on W and the local Lyapunov "
+                       "certificate at every free-phase equilibrium the trained networks reach.")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--repeats", type=_number(int, 1), default=10,
+                   help="random initial states per pattern (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="deepxbar", description="DEEP networks on simulated analog crossbars.")
+    parser.add_argument("--version", action="version", version=f"deepxbar {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub)
+    _add_stability(sub)
+    return parser
+
+
+def cmd_train(args) -> int:
+    from . import experiment, plots, runs
+
+    pre = preset(args.config, args.model, args.one_hot)
+    overrides = {"solver": args.solver}
+    for opt, field in (("hidden", "n_hidden"), ("epochs", "epochs"), ("gamma", "gamma"),
+                       ("beta", "beta"), ("eta", "eta"), ("l1", "l1")):
+        if getattr(args, opt) is not None:
+            overrides[field] = getattr(args, opt)
+    if args.prune:
+        overrides["prune"] = True
+        overrides.setdefault("l1", pre.prune_l1)
+    if args.model != "deep" and args.gamma is not None:
+        raise UsageError("deepxbar train: error: --gamma (the leak) applies to --model deep only")
+    cfg = replace(pre.train, **overrides)
+    task = make_task(args.task, args.one_hot, pre.bias_input)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    out = args.out or Path("runs") / f"{args.task}-{args.model}{'-onehot' if args.one_hot else ''}-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}"
+    runs.check_writable(out)
+
+    exp = experiment.run(task, cfg, seeds, progress=not (args.quiet or args.json))
+    summary = experiment.summary(exp, args.model, args.config)
+    summary["run_dir"] = str(out)
+    config = {"format_version": runs.FORMAT_VERSION, "deepxbar_version": __version__,
+              "task": args.task, "one_hot": args.one_hot, "bias_input": pre.bias_input,
+              "model": args.model, "config": args.config, "seeds": seeds, "train": cfg.to_dict()}
+    title = f"{args.task} {args.model} ({args.config} config, {args.solver} solver)"
+    writers = {
+        "config.json": runs.save_json(config),
+        "weights.npz": runs.save_weights(exp.net, seeds),
+        "metrics.csv": runs.save_metrics(exp.history, seeds),
+        "summary.json": runs.save_json(summary),
+        "training_curves.png": lambda p: plots.training_curves(exp.history, p, title),
+        "weights.png": lambda p: plots.weight_matrices(exp.net, seeds, p, pre.bias_input),
+        "network.png": lambda p: plots.network_graphs(exp.net, seeds, p, pre.bias_input),
+    }
+    if task.n_data_inputs == 2:
+        writers["decision_map.png"] = lambda p: plots.decision_maps(
+            exp.net, cfg, seeds, task.X, task.Y, p, pre.bias_input)
+    runs.write_atomically(out, writers)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        _print_train_summary(summary)
+    return 0
+
+
+def _print_train_summary(s: dict) -> None:
+    print(f"{s['task']} / {s['model']}{' one-hot' if s['one_hot'] else ''} / config {s['config']} / "
+          f"solver {s['solver']}: success {s['success_rate']:.0%} of {len(s['seeds'])} seeds, "
+          f"stable {s['stable_rate']:.0%}, {s['wall_seconds']:.2f} s training")
+    print(f"{'seed':>5} {'success':>8} {'error':>6} {'epochs->0':>9} {'margin':>7} {'stable':>7} "
+          f"{'gershgorin':>10} {'sparsity':>8}")
+    for p in s["per_seed"]:
+        e0 = "-" if p["epochs_to_zero"] is None else str(p["epochs_to_zero"])
+        print(f"{p['seed']:>5} {str(p['success']):>8} {p['final_error']:>6.2f} {e0:>9} "
+              f"{p['min_margin']:>7.3f} {str(p['stable']):>7} {str(p['gershgorin']['hurwitz']):>10} "
+              f"{p['sparsity']:>8.2f}")
+    print(f"run folder: {s['run_dir']}")
+
+
+def cmd_stability(args) -> int:
+    from models.evaluation import stability_report
+
+    from .runs import load_run
+
+    run = load_run(args.run_dir)
+    c = run.config
+    try:
+        task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
+    except (KeyError, ValueError) as e:
+        raise UsageError(f"deepxbar stability: error: RUN_DIR {args.run_dir}: config.json is malformed ({e})")
+    reports = stability_report(run.net, run.cfg, task.X, run.seeds, args.repeats)
+    per_seed = []
+    for r in reports:
+        eqs = r["equilibria"]
+        per_seed.append({
+            "seed": r["seed"], "stable": r["stable"], "gershgorin": r["gershgorin"],
+            "spectral_abscissa_global": r["global_abscissa"],
+            "spectral_abscissa_local_max": r["local_max_abscissa"],
+            "equilibria_checked": len(eqs),
+            "certified": sum(e["stable"] for e in eqs),
+            "not_converged": sum(not e["converged"] for e in eqs),
+            "saturation_not_strict": sum(e["converged"] and not e["pushed_outward"] for e in eqs),
+            "free_block_not_hurwitz": sum(e["converged"] and not e["lyapunov"] for e in eqs),
+        })
+    out = {"run_dir": str(args.run_dir), "task": c.get("task"), "model": c.get("model"),
+           "repeats": args.repeats,
+           "stable_rate": sum(p["stable"] for p in per_seed) / len(per_seed),
+           "gershgorin_rate": sum(p["gershgorin"]["hurwitz"] for p in per_seed) / len(per_seed),
+           "per_seed": per_seed}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{out['run_dir']}: local certificate holds for {out['stable_rate']:.0%} of seeds; "
+          f"the paper's global Gershgorin test for {out['gershgorin_rate']:.0%}")
+    print(f"{'seed':>5} {'stable':>7} {'certified':>10} {'diag<0':>7} {'rows':>5} {'cols':>5} "
+          f"{'abscissa(W)':>12} {'abscissa(local)':>16}")
+    for p in per_seed:
+        g = p["gershgorin"]
+        print(f"{p['seed']:>5} {str(p['stable']):>7} {p['certified']:>4}/{p['equilibria_checked']:<5} "
+              f"{str(g['diagonal']):>7} {str(g['rows']):>5} {str(g['columns']):>5} "
+              f"{p['spectral_abscissa_global']:>12.4f} {p['spectral_abscissa_local_max']:>16.4f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .runs import RunError
+
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {"train": cmd_train, "stability": cmd_stability}[args.command]
+        return handler(args)
+    except (UsageError, RunError) as e:
+        msg = str(e)
+        print(msg if msg.startswith("deepxbar") else f"deepxbar: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepxbar: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

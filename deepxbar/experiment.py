@@ -1,0 +1,107 @@
+"""One training experiment: train K seeds in one batch, judge them, summarise."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from models.evaluation import evaluate, stability_report
+from models.topology import Topology
+from models.training import Network, TrainConfig, train
+
+from .tasks import Task
+
+REPEATS = 10  # fresh free phases per seed when judging success
+
+
+@dataclass
+class Experiment:
+    task: Task
+    cfg: TrainConfig
+    seeds: list[int]
+    net: Network
+    history: dict[str, np.ndarray]
+    evaluation: dict
+    stability: list[dict]
+    wall_seconds: float
+
+    @property
+    def topology(self) -> Topology:
+        return self.net.topology
+
+
+def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True) -> Experiment:
+    topo = Topology(task.n_in, cfg.n_hidden, task.n_out)
+    start = time.perf_counter()
+    with tqdm(total=cfg.epochs, desc=f"train {task.name} x{len(seeds)} seeds", unit="epoch",
+              disable=not progress, leave=False) as bar:
+        def tick(epoch: int, row: dict) -> None:
+            bar.update(1)
+            if epoch % 10 == 0 or epoch == cfg.epochs - 1:
+                bar.set_postfix(err=f"{row['err_free'].mean():.2f}", mse=f"{row['mse_free'].mean():.3g}")
+
+        net, hist = train(topo, cfg, task.X, task.Y, seeds, on_epoch=tick)
+    wall = time.perf_counter() - start
+    ev = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS)
+    stab = stability_report(net, cfg, task.X, seeds, REPEATS)
+    return Experiment(task, cfg, seeds, net, hist, ev, stab, wall)
+
+
+def epochs_to_zero(err: np.ndarray) -> int | None:
+    """Epochs until the free-phase error reached 0 and stayed there (None if it never did)."""
+    nonzero = np.flatnonzero(err > 0)
+    if nonzero.size == 0:
+        return 0
+    last = int(nonzero[-1])
+    return None if last == len(err) - 1 else last + 1
+
+
+def margin(outputs: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Smallest distance of an output from the decision boundary on the right side,
+    per seed: ``min (s - 0.5) * sign(target - 0.5)`` for a scalar output, the gap
+    between the target unit and the other for one-hot; negative when misclassified."""
+    if Y.shape[1] == 1:
+        return ((outputs[..., 0] - 0.5) * np.sign(Y[:, 0] - 0.5)).min(axis=(-1, -2))
+    target = np.argmax(Y, axis=1)
+    picked = np.take_along_axis(outputs, target[None, None, :, None], -1)[..., 0]
+    other = np.take_along_axis(outputs, 1 - target[None, None, :, None], -1)[..., 0]
+    return (picked - other).min(axis=(-1, -2))
+
+
+def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
+    topo = exp.topology
+    allowed = topo.mask()
+    ev = exp.evaluation
+    success = ev["correct"].all(1) & ev["converged"].all(1)
+    errs = 1.0 - ev["correct"].mean(1)
+    margins = margin(ev["outputs"], exp.task.Y)
+    per_seed = []
+    for k, seed in enumerate(exp.seeds):
+        W = exp.net.W[k]
+        st = exp.stability[k]
+        per_seed.append({
+            "seed": int(seed),
+            "success": bool(success[k]),
+            "final_error": float(errs[k]),
+            "epochs_to_zero": epochs_to_zero(exp.history["err_free"][:, k]),
+            "min_margin": float(margins[k]),
+            "stable": st["stable"],
+            "gershgorin": st["gershgorin"],
+            "spectral_abscissa_global": st["global_abscissa"],
+            "spectral_abscissa_local_max": st["local_max_abscissa"],
+            "sparsity": float(((W == 0) & allowed).sum() / allowed.sum()),
+        })
+    return {
+        "task": exp.task.name,
+        "model": model_name,
+        "one_hot": exp.task.one_hot,
+        "config": config_name,
+        "solver": exp.cfg.solver,
+        "seeds": [int(s) for s in exp.seeds],
+        "success_rate": float(success.mean()),
+        "stable_rate": float(np.mean([p["stable"] for p in per_seed])),
+        "wall_seconds": round(exp.wall_seconds, 4),
+        "per_seed": per_seed,
+    }

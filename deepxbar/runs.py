@@ -1,0 +1,130 @@
+"""Run folders: written whole or not at all, read back with validation. No pickle.
+
+A run folder holds ``config.json`` (what was run), ``weights.npz`` (the trained
+networks, ``allow_pickle=False``), ``metrics.csv`` (per epoch and seed),
+``summary.json`` and PNG plots.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from models.topology import Topology
+from models.training import Network, TrainConfig
+
+FORMAT_VERSION = 1
+
+
+class RunError(ValueError):
+    """A run folder that cannot be written or read; the message is one line for the user."""
+
+
+def check_writable(out: Path) -> None:
+    """Refuse an --out that exists with content, or whose parent cannot take a folder."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunError(f"--out {out}: already exists and is not an empty folder (nothing is overwritten)")
+    parent = out.resolve().parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise RunError(f"--out {out}: cannot write in {probe}")
+
+
+def write_atomically(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
+    """Write every file into a hidden sibling folder, then rename it to ``out``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, write in writers.items():
+            write(tmp / name)
+        if out.exists():
+            out.rmdir()  # only an empty folder gets here (check_writable)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_json(obj: dict) -> Callable[[Path], None]:
+    return lambda p: p.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def save_weights(net: Network, seeds: list[int]) -> Callable[[Path], None]:
+    topo = net.topology
+    arrays = {
+        "format_version": np.array(FORMAT_VERSION),
+        "W": net.W, "b": net.b, "alive": net.alive, "seeds": np.array(seeds, dtype=np.int64),
+        "topology": np.array([topo.n_in, topo.n_hidden, topo.n_out]),
+        "architecture": np.array(topo.architecture),
+    }
+    return lambda p: np.savez(p, **arrays)
+
+
+def save_metrics(history: dict[str, np.ndarray], seeds: list[int]) -> Callable[[Path], None]:
+    keys = list(history)
+
+    def write(p: Path) -> None:
+        with p.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["epoch", "seed", *keys])
+            epochs = history[keys[0]].shape[0]
+            for e in range(epochs):
+                for k, seed in enumerate(seeds):
+                    w.writerow([e, seed, *(f"{history[key][e, k]:.10g}" for key in keys)])
+    return write
+
+
+@dataclass
+class LoadedRun:
+    path: Path
+    config: dict
+    cfg: TrainConfig
+    net: Network
+    seeds: list[int]
+
+
+def load_run(path: Path) -> LoadedRun:
+    """Read a run folder back, with one clear error for anything missing or malformed."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"RUN_DIR {path}: not a folder")
+    try:
+        config = json.loads((path / "config.json").read_text())
+        train = config["train"]
+        known = {f.name for f in fields(TrainConfig)}
+        cfg = TrainConfig(**{k: v for k, v in train.items() if k in known})
+    except FileNotFoundError:
+        raise RunError(f"RUN_DIR {path}: no config.json (not a deepxbar run folder)") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise RunError(f"RUN_DIR {path}: config.json is malformed ({e})") from None
+    try:
+        with np.load(path / "weights.npz", allow_pickle=False) as z:
+            version = int(z["format_version"])
+            if version != FORMAT_VERSION:
+                raise RunError(f"RUN_DIR {path}: weights.npz format {version}, expected {FORMAT_VERSION}")
+            n_in, n_hidden, n_out = (int(x) for x in z["topology"])
+            topo = Topology(n_in, n_hidden, n_out, str(z["architecture"]))
+            W, b, alive = z["W"], z["b"], z["alive"].astype(bool)
+            seeds = [int(s) for s in z["seeds"]]
+    except FileNotFoundError:
+        raise RunError(f"RUN_DIR {path}: no weights.npz") from None
+    except RunError:
+        raise
+    except Exception as e:  # zip, key, shape or dtype problems of a damaged file
+        raise RunError(f"RUN_DIR {path}: weights.npz is malformed ({type(e).__name__}: {e})") from None
+    K, N = len(seeds), topo.n
+    if W.shape != (K, N, N) or b.shape != (K, N) or alive.shape != (K, N, N):
+        raise RunError(f"RUN_DIR {path}: weights.npz arrays do not match the topology")
+    if not (np.isfinite(W).all() and np.isfinite(b).all()):
+        raise RunError(f"RUN_DIR {path}: weights.npz holds non-finite weights")
+    return LoadedRun(path, config, cfg, Network(topo, W, b, alive), seeds)
