@@ -31,19 +31,23 @@ def check_writable(out: Path) -> None:
     """Refuse an --out that exists with content, or whose parent cannot take a folder."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunError(f"--out {out}: already exists and is not an empty folder (nothing is overwritten)")
-    parent = out.resolve().parent
-    probe = parent
+    probe = out.resolve().parent
     while not probe.exists():
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise RunError(f"--out {out}: cannot write in {probe}")
+    try:  # the only reliable test (root, read-only mounts, /proc): make a folder there
+        os.rmdir(tempfile.mkdtemp(prefix=".deepxbar-probe.", dir=probe))
+    except OSError as e:
+        raise RunError(f"--out {out}: cannot write in {probe} ({e.strerror})") from None
 
 
 def write_atomically(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
     """Write every file into a hidden sibling folder, then rename it to ``out``."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:
+        raise RunError(f"--out {out}: cannot write ({e.strerror})") from None
     try:
         for name, write in writers.items():
             write(tmp / name)

@@ -1,0 +1,150 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from deepxbar.cli import main
+
+
+def run_cli(*args):
+    """The real console entry point in a subprocess: exit code, stdout, stderr."""
+    p = subprocess.run([sys.executable, "-m", "deepxbar.cli", *args], capture_output=True, text=True,
+                       timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture(scope="module")
+def xor_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "xor"
+    code, stdout, stderr = run_cli("train", "--task", "xor", "--seeds", "3", "--epochs", "40",
+                                   "--out", str(out), "--json")
+    assert code == 0, stderr
+    return out, json.loads(stdout)
+
+
+def test_train_writes_a_complete_run_folder(xor_run):
+    out, summary = xor_run
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "weights.npz", "metrics.csv", "summary.json", "training_curves.png",
+            "weights.png", "network.png", "decision_map.png"} <= names
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with np.load(out / "weights.npz", allow_pickle=False) as z:
+        assert z["W"].shape == (3, 9, 9)
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 40 * 3
+    assert {"mse_free", "mse_nudged", "err_free", "err_nudged", "dw_norm", "residual_free"} <= set(rows[0])
+    assert json.loads((out / "summary.json").read_text())["seeds"] == [0, 1, 2]
+
+
+def test_train_json_summary_fields(xor_run):
+    _, s = xor_run
+    for key in ("task", "model", "config", "solver", "seeds", "success_rate", "wall_seconds", "per_seed"):
+        assert key in s
+    assert s["task"] == "xor" and s["model"] == "deep" and s["solver"] == "fast"
+    for p in s["per_seed"]:
+        assert {"seed", "final_error", "epochs_to_zero", "stable", "gershgorin", "sparsity"} <= set(p)
+        assert isinstance(p["stable"], bool)
+        assert p["epochs_to_zero"] is None or 0 <= p["epochs_to_zero"] <= 40
+    assert s["success_rate"] == np.mean([p["success"] for p in s["per_seed"]])
+
+
+def test_stability_command(xor_run, capsys):
+    out, summary = xor_run
+    assert main(["stability", str(out), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert [p["seed"] for p in rep["per_seed"]] == [0, 1, 2]
+    # the same analysis as the training summary
+    assert [p["stable"] for p in rep["per_seed"]] == [p["stable"] for p in summary["per_seed"]]
+    assert main(["stability", str(out)]) == 0
+    assert "Gershgorin" in capsys.readouterr().out
+
+
+def test_one_hot_asym_ep_and_prune(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--task", "and", "--model", "asym-ep", "--one-hot", "--seeds", "2",
+                 "--epochs", "5", "--prune", "--out", str(out), "--json", "--quiet"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["one_hot"] and s["model"] == "asym-ep"
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["train"]["prune"] and cfg["train"]["l1"] == 1.5e-4
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--task", "nand"], "--task"),
+    (["--model", "hopfield"], "--model"),
+    (["--solver", "rk45"], "--solver"),
+    (["--config", "best"], "--config"),
+    (["--epochs", "0"], "--epochs"),
+    (["--epochs", "-3"], "--epochs"),
+    (["--hidden", "0"], "--hidden"),
+    (["--gamma", "nan"], "--gamma"),
+    (["--l1", "inf"], "--l1"),
+    (["--beta", "-1"], "--beta"),
+    (["--seeds", "two"], "--seeds"),
+    (["--frobnicate"], "frobnicate"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, fragment):
+    out = tmp_path / "never"
+    code, stdout, stderr = run_cli("train", *args, "--out", str(out))
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], stderr
+    assert "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_choice_errors_name_the_allowed_values():
+    code, _, stderr = run_cli("train", "--task", "nand")
+    assert code == 2 and "xor" in stderr and "identity" in stderr
+
+
+def test_unwritable_or_occupied_out_refused(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("precious")
+    code, _, stderr = run_cli("train", "--epochs", "1", "--out", str(tmp_path / "full"))
+    assert code == 2 and "--out" in stderr and len(stderr.strip().splitlines()) == 1
+    assert (tmp_path / "full" / "keep.txt").read_text() == "precious"
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        code, _, stderr = run_cli("train", "--epochs", "1", "--out", str(ro / "x"))
+        assert code == 2 and "--out" in stderr
+    code, _, stderr = run_cli("train", "--epochs", "1", "--out", "/proc/deepxbar-run")
+    assert code == 2 and "--out" in stderr and "Traceback" not in stderr
+
+
+def test_malformed_run_folders_refused(tmp_path, xor_run):
+    src, _ = xor_run
+    cases = {}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cases["empty"] = empty
+    bad_json = tmp_path / "badjson"
+    bad_json.mkdir()
+    (bad_json / "config.json").write_text("{not json")
+    cases["badjson"] = bad_json
+    bad_npz = tmp_path / "badnpz"
+    bad_npz.mkdir()
+    (bad_npz / "config.json").write_text((src / "config.json").read_text())
+    (bad_npz / "weights.npz").write_bytes(b"PK\x03\x04garbage")
+    cases["badnpz"] = bad_npz
+    nan = tmp_path / "nan"
+    nan.mkdir()
+    (nan / "config.json").write_text((src / "config.json").read_text())
+    with np.load(src / "weights.npz") as z:
+        arrays = dict(z)
+    arrays["W"] = arrays["W"].copy()
+    arrays["W"][0, 3, 4] = np.nan
+    np.savez(nan / "weights.npz", **arrays)
+    cases["nan"] = nan
+    for name, path in cases.items():
+        code, _, stderr = run_cli("stability", str(path))
+        assert code == 2, name
+        assert len(stderr.strip().splitlines()) == 1 and "RUN_DIR" in stderr, (name, stderr)
+    code, _, stderr = run_cli("stability", str(tmp_path / "missing"))
+    assert code == 2 and "not a folder" in stderr

@@ -1,0 +1,62 @@
+import numpy as np
+
+from models.dynamics import deep_field
+from models.learning import apply_update, asym_ep_update, deep_update, sparsify
+from models.settle import settle
+from models.topology import Topology
+from tests.conftest import random_states
+
+
+def test_deep_rule_equals_the_papers_double_sum(xor_x):
+    # The paper: dW += outer(s(t), beta0 s(t) + beta1 (s(t) - s(t-1))) over t = 1..T2
+    # and samples, then dW / (B T2), times eta.
+    rng = np.random.default_rng(0)
+    t = Topology(3, 3, 1)
+    W = t.init_weights(rng, 1, 0.8)
+    field = deep_field(W, 4, t.free_mask()).nudged(10.0, np.array([[0.], [1.], [1.], [0.]]), t.output_mask())
+    s0 = random_states(t, xor_x, 1, rng, high=1.0)
+    T2, beta0, beta1, eta = 60, 0.3, 1.0, 100.0
+    r = settle(field, s0, solver="reference", steps=T2, accumulate=True, hebbian=True)
+    got = deep_update(r.path, r.hebb, eta=eta, batch=4, t2=T2, beta0=beta0, beta1=beta1)
+    traj = [s0[0]]
+    for _ in range(T2):
+        traj.append(np.clip(traj[-1] + 0.05 * field(traj[-1][None])[0], 0, 1))
+    want = np.zeros((t.n, t.n))
+    for step in range(1, T2 + 1):
+        for b in range(4):
+            want += np.outer(traj[step][b], beta0 * traj[step][b] + beta1 * (traj[step][b] - traj[step - 1][b]))
+    want *= eta / (4 * T2)
+    assert np.allclose(got[0], want, atol=1e-12)
+
+
+def test_asym_ep_rule():
+    rng = np.random.default_rng(1)
+    s0, s1 = rng.random((2, 1, 4, 5))
+    dW, db = asym_ep_update(s0, s1, eta=2.0, beta=10.0)
+    want = sum(np.outer(s0[0, b], s1[0, b] - s0[0, b]) for b in range(4)) * 2.0 / (10.0 * 4)
+    assert np.allclose(dW[0], want)
+    assert np.allclose(db[0], (s1[0] - s0[0]).sum(0) * 2.0 / 40)
+
+
+def test_apply_update_l1_sign_and_mask():
+    W = np.array([[[0.0, 0.5], [-0.2, 0.0]]])
+    dW = np.array([[[1.0, -0.01], [0.3, 7.0]]])
+    allowed = np.array([[False, True], [True, False]])
+    out = apply_update(W, dW, allowed, l1=0.1)
+    assert np.allclose(out, [[[0, 0.5 - 0.01 - 0.1], [-0.2 + 0.3 + 0.1, 0]]])
+    out = apply_update(W, dW, allowed, sign=True)
+    assert np.allclose(out, [[[0, 0.5 - 1], [-0.2 + 1, 0]]])
+
+
+def test_sparsify_removes_only_weak_live_connections():
+    rng = np.random.default_rng(2)
+    W = rng.normal(0, 0.02, (3, 6, 6))
+    alive = rng.random((3, 6, 6)) < 0.8
+    W = np.where(alive, W, 0)
+    for _ in range(20):
+        new = sparsify(W, alive, rng.random(W.shape), tol=0.01, temp=5.0)
+        assert not (new & ~alive).any()  # nothing comes back
+        removed = alive & ~new
+        assert (np.abs(W[removed]) <= 0.01).all()  # only weak ones go
+        alive = new
+    assert alive.sum() < (np.abs(W) > 0.01).sum() + 5  # most weak ones are gone by now
