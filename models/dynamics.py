@@ -72,25 +72,3 @@ def projected_residual(s: np.ndarray, f: np.ndarray, lo: float = 0.0, hi: float 
 def residual_norm(s: np.ndarray, field: AffineField) -> np.ndarray:
     """Max-norm of the projected residual per sample, shape (K, B)."""
     return np.abs(projected_residual(s, field(s))).max(axis=-1)
-
-
-def polish(s: np.ndarray, field: AffineField) -> np.ndarray:
-    """One exact solve of ``f = 0`` on the neurons strictly inside (0, 1).
-
-    Clamped (input) and saturated neurons keep their value; the others solve the
-    linear system their field defines. Solving from the end of an Euler trajectory
-    lands on the equilibrium that trajectory approaches (a direct root-finder from
-    elsewhere may land on another one). Returns the candidate state; the caller checks
-    it (inside the box, residual, distance).
-    """
-    K, B, N = s.shape
-    inside = field.free & (s > 0.0) & (s < 1.0)  # (K, B, N)
-    eye = np.eye(N)
-    jac_cols = field.A[:, None, :, :] - field.d[..., None, :] * eye  # column j: d f_j / d s
-    M = np.where(inside[..., None, :], jac_cols, eye)  # s @ M = rhs
-    rhs = np.where(inside, -field.c, s)
-    try:
-        x = np.linalg.solve(np.swapaxes(M, -1, -2), rhs[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        return s
-    return np.where(np.isfinite(x), x, s)

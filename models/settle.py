@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .dynamics import AffineField, polish, projected_residual, residual_norm
+from .dynamics import AffineField, projected_residual, residual_norm
 
 SOLVERS = ("reference", "fast")
+POLISH_AT = 1e-5  # residual at which the exact polish is tried (earlier costs path accuracy)
 _BLAS_MIN_N = 48  # below this, compiled per-sample loops beat one BLAS matmul per step
 
 
@@ -57,7 +58,7 @@ def settle(
     dt: float = 0.05,
     steps: int = 1000,
     tol: float = 1e-9,
-    max_steps: int = 200_000,
+    max_steps: int = 20_000,
     accumulate: bool = False,
     hebbian: bool = False,
 ) -> SettleResult:
@@ -99,28 +100,22 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
     path = np.zeros((K, N, N))
     hebb = np.zeros((K, N, N))
     taken = np.zeros((K, B), dtype=np.int64)
-    done = np.zeros((K, B), dtype=np.bool_)
-    # Euler to a loose tolerance, one exact polish, then Euler to tol where the
-    # polish was refused (wrong active set, not yet in the basin, ...).
-    for stage_tol, try_polish in ((max(tol, 1e-5), True), (tol, False)):
-        if N < _BLAS_MIN_N:
-            _euler_compiled(s, A, d, c, free, dt, stage_tol, max_steps, accumulate, hebbian,
-                            path, hebb, taken, done)
-        else:
-            s = _euler_batched(s, field, dt, stage_tol, max_steps, accumulate, hebbian,
-                               path, hebb, taken, done)
-        if try_polish:
-            cand = polish(s, field)
-            ok = (cand.min(-1) >= -1e-12) & (cand.max(-1) <= 1 + 1e-12)
-            cand = np.clip(cand, 0.0, 1.0)
-            ok &= residual_norm(cand, field) < tol
-            ok &= np.abs(cand - s).max(-1) < 1e-2
-            if accumulate:
-                jump = np.where(ok[..., None], cand - s, 0.0)
-                path += np.swapaxes(cand, -1, -2) @ jump
-            s = np.where(ok[..., None], cand, s)
-            done = ok.copy()
-    res = residual_norm(s, field)
+    polish_tol = max(POLISH_AT, tol)
+    if N < _BLAS_MIN_N:
+        res = np.zeros((K, B))
+        _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulate, hebbian,
+                         path, hebb, taken, res)
+    else:
+        done = np.zeros((K, B), dtype=np.bool_)
+        s = _euler_batched(s, field, dt, polish_tol, max_steps, accumulate, hebbian, path, hebb, taken, done)
+        cand = np.empty(N)
+        for k in range(K):
+            for b in range(B):
+                if _polish(s[k, b], A[k], d[k, b], c[k, b], free, tol, cand):
+                    _jump(s[k, b], cand, path[k], accumulate)
+                    done[k, b] = True
+        s = _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, path, hebb, taken, done)
+        res = residual_norm(s, field)
     if hebbian:  # the settled tail of the nominal horizon, exactly
         tail = np.maximum(steps - taken, 0)[..., None] * s
         hebb += np.swapaxes(tail, -1, -2) @ s
@@ -129,7 +124,7 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
 
 
 def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, path, hebb, taken, done):
-    """The same Euler map for large N: one BLAS matmul per step over the whole batch,
+    """The Euler map for large N: one BLAS matmul per step over the whole batch,
     samples frozen once their residual is below tol. Returns the new state."""
     while True:
         f = field(s)
@@ -146,34 +141,104 @@ def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, path, hebb
 
 
 @numba.njit(cache=True)
-def _euler_compiled(s, A, d, c, free, dt, tol, max_steps, accumulate, hebbian,
-                    path, hebb, taken, done):  # pragma: no cover - compiled
-    """Euler steps in place, one sample at a time, until its residual max-norm < tol.
+def _field(x, A, d, c, free, f):  # pragma: no cover - compiled
+    """f = x A - d x + c on the free neurons (0 elsewhere); returns the max-norm of the
+    projected residual (components pushing outward at a bound count as 0)."""
+    N = x.shape[0]
+    r = 0.0
+    for j in range(N):
+        if not free[j]:
+            f[j] = 0.0
+            continue
+        acc = 0.0
+        for i in range(N):
+            acc += x[i] * A[i, j]
+        fj = acc - d[j] * x[j] + c[j]
+        f[j] = fj
+        if not ((x[j] <= 0.0 and fj < 0.0) or (x[j] >= 1.0 and fj > 0.0)):
+            r = max(r, abs(fj))
+    return r
 
-    Samples already ``done`` are skipped; ``taken`` counts steps per sample.
+
+@numba.njit(cache=True)
+def _polish(x, A, d, c, free, tol, out):  # pragma: no cover - compiled
+    """One exact solve of f = 0 on the neurons strictly inside (0, 1), the others held.
+
+    Writes the candidate to ``out`` and accepts it (returns True) only if it stays in
+    the box, its projected residual is below ``tol`` and it is within 1e-2 of ``x``:
+    from the end of an Euler trajectory this is the equilibrium the trajectory
+    approaches, where a root-finder started elsewhere may find another one.
     """
+    N = x.shape[0]
+    idx = np.empty(N, dtype=np.int64)
+    m = 0
+    for j in range(N):
+        if free[j] and 0.0 < x[j] < 1.0:
+            idx[m] = j
+            m += 1
+    out[:] = x
+    if m == 0:
+        return False
+    M = np.empty((m, m))
+    rhs = np.empty(m)
+    for a in range(m):
+        j = idx[a]
+        acc = c[j]
+        for i in range(N):
+            if not (free[i] and 0.0 < x[i] < 1.0):
+                acc += x[i] * A[i, j]
+        rhs[a] = -acc
+        for e in range(m):
+            M[a, e] = A[idx[e], j]
+        M[a, a] -= d[j]
+    if abs(np.linalg.det(M)) < 1e-300:
+        return False
+    z = np.linalg.solve(M, rhs)
+    for a in range(m):
+        v = z[a]
+        if not (-1e-12 <= v <= 1.0 + 1e-12) or abs(v - x[idx[a]]) >= 1e-2:
+            return False
+        out[idx[a]] = min(max(v, 0.0), 1.0)
+    f = np.empty(N)
+    return _field(out, A, d, c, free, f) < tol
+
+
+@numba.njit(cache=True)
+def _jump(x, cand, path, accumulate):  # pragma: no cover - compiled
+    """Move x to cand; the path integral of that last stretch as a straight segment,
+    int s_i ds_j = (x_i + cand_i) / 2 (cand_j - x_j)."""
+    N = x.shape[0]
+    if accumulate:
+        for j in range(N):
+            dj = cand[j] - x[j]
+            if dj != 0.0:
+                for i in range(N):
+                    path[i, j] += 0.5 * (x[i] + cand[i]) * dj
+    x[:] = cand
+
+
+@numba.njit(cache=True)
+def _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulate, hebbian,
+                     path, hebb, taken, res):  # pragma: no cover - compiled
+    """Euler steps in place, one sample at a time: to ``polish_tol``, one polish, then
+    on to ``tol`` if the polish was refused. ``taken`` counts steps, ``res`` gets the
+    final residual."""
     K, B, N = s.shape
     f = np.empty(N)
     new = np.empty(N)
+    cand = np.empty(N)
     for k in range(K):
         for b in range(B):
-            if done[k, b]:
-                continue
             x = s[k, b]
+            polishing = polish_tol > tol
             while True:
-                # field and projected residual at the current state
-                r = 0.0
-                for j in range(N):
-                    if not free[j]:
-                        f[j] = 0.0
-                        continue
-                    acc = 0.0
-                    for i in range(N):
-                        acc += x[i] * A[k, i, j]
-                    fj = acc - d[k, b, j] * x[j] + c[k, b, j]
-                    f[j] = fj
-                    if not ((x[j] <= 0.0 and fj < 0.0) or (x[j] >= 1.0 and fj > 0.0)):
-                        r = max(r, abs(fj))
+                r = _field(x, A[k], d[k, b], c[k, b], free, f)
+                if polishing and r < polish_tol:
+                    polishing = False
+                    if _polish(x, A[k], d[k, b], c[k, b], free, tol, cand):
+                        _jump(x, cand, path[k], accumulate)
+                        r = _field(x, A[k], d[k, b], c[k, b], free, f)
+                        break
                 if r < tol or taken[k, b] >= max_steps:
                     break
                 for j in range(N):
@@ -189,6 +254,6 @@ def _euler_compiled(s, A, d, c, free, dt, tol, max_steps, accumulate, hebbian,
                     for i in range(N):
                         for j in range(N):
                             hebb[k, i, j] += new[i] * new[j]
-                for j in range(N):
-                    x[j] = new[j]
+                x[:] = new
                 taken[k, b] += 1
+            res[k, b] = r

@@ -43,7 +43,7 @@ class TrainConfig:
     init_state: float = 0.1   # non-input states ~ Uniform(0, init_state) each free phase
     solver: str = "fast"
     tol: float = 1e-9         # projected-residual tolerance of the fast solver
-    max_steps: int = 20_000   # cap per phase of the fast solver (unconverged is reported)
+    max_steps: int = 10_000   # cap per sample and phase of the fast solver (10x T1; unconverged is reported)
 
     def __post_init__(self) -> None:
         choices = {"model": MODELS, "architecture": ARCHITECTURES, "solver": SOLVERS}

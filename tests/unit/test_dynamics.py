@@ -1,6 +1,6 @@
 import numpy as np
 
-from models.dynamics import asym_ep_field, deep_field, polish, projected_residual, residual_norm
+from models.dynamics import asym_ep_field, deep_field, projected_residual
 from models.topology import Topology
 from tests.conftest import random_states
 
@@ -42,15 +42,3 @@ def test_projected_residual_ignores_outward_push_at_bounds():
     s = np.array([0.0, 0.0, 1.0, 1.0, 0.5])
     f = np.array([-2.0, 3.0, 4.0, -5.0, 0.1])
     assert np.array_equal(projected_residual(s, f), [0.0, 3.0, 0.0, -5.0, 0.1])
-
-
-def test_polish_lands_on_a_fixed_point_of_the_clipped_map(xor_x):
-    # A leaky field has a unique interior equilibrium: polish from anywhere nearby finds it.
-    rng = np.random.default_rng(3)
-    t = Topology(3, 3, 1)
-    W = t.init_weights(rng, 1, 0.05)
-    field = deep_field(W, 4, t.free_mask(), gamma=2.0)
-    s = random_states(t, xor_x, 1, rng, high=0.3)
-    x = polish(s, field)
-    assert residual_norm(x, field).max() < 1e-12
-    assert np.array_equal(x[..., :3], s[..., :3])  # inputs untouched

@@ -81,3 +81,13 @@ def test_hebbian_sum_counts_the_nominal_horizon():
     # horizon at the polished state, so the last approach (~1e-5 / decay rate per
     # entry, summed over the approach) is replaced by its limit.
     assert np.allclose(fast.hebb, ref.hebb, rtol=1e-5, atol=1e-4)
+
+
+def test_polish_finishes_exactly_and_early():
+    # A leaky field: the exact solve on the unsaturated neurons ends the settle at a
+    # residual near rounding, long before Euler alone would get there.
+    field, s0 = _setup(2, std=0.05, gamma=1.0)
+    fast = settle(field, s0, solver="fast", tol=1e-13)
+    assert fast.converged.all() and fast.residual.max() < 1e-13
+    ref = settle(field, s0, solver="reference", steps=int(fast.steps.max()))
+    assert ref.residual.max() > 1e-8  # Euler alone, same number of steps, is not there yet

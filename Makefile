@@ -1,0 +1,30 @@
+# Set-up-and-go targets for a fresh machine (Python 3.11 with venv and pip).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup run test test-fast bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+# The main job on its built-in default: DEEP on XOR, default config, 10 seeds.
+run: setup
+	$(VENV)/bin/deepxbar train --task xor
+
+# The whole suite, slow tests included (CI runs exactly this).
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+bench: setup
+	$(PY) benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
