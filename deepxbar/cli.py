@@ -60,7 +60,8 @@ def _add_train(sub) -> None:
                    help="train seeds SEED..SEED+K-1 (default 10)")
     p.add_argument("--l1", type=_number(float, 0.0), help="L1 step lambda (>= 0)")
     p.add_argument("--prune", action="store_true",
-                   help="stochastic sparsification after every update (with the config's L1 unless --l1)")
+                   help="stochastic sparsification after every update, with the config's L1 and "
+                   "warm-up (paper: l1 1.5e-4 from epoch 0; default: l1 3e-4, tol 0.03, from epoch 200)")
     p.add_argument("--gamma", type=_number(float, 0.0), help="leak gamma >= 0 (0 = the paper's DEEP)")
     p.add_argument("--beta", type=_number(float, 0.0, inclusive=False), help="nudging strength > 0")
     p.add_argument("--eta", type=_number(float, 0.0, inclusive=False), help="learning rate > 0")
@@ -92,17 +93,18 @@ def cmd_train(args) -> int:
     from . import experiment, plots, runs
 
     pre = preset(args.config, args.model, args.one_hot)
-    overrides = {"solver": args.solver}
-    for opt, field in (("hidden", "n_hidden"), ("epochs", "epochs"), ("gamma", "gamma"),
-                       ("beta", "beta"), ("eta", "eta"), ("l1", "l1")):
-        if getattr(args, opt) is not None:
-            overrides[field] = getattr(args, opt)
-    if args.prune:
-        overrides["prune"] = True
-        overrides.setdefault("l1", pre.prune_l1)
     if args.model != "deep" and args.gamma is not None:
         raise UsageError("deepxbar train: error: --gamma (the leak) applies to --model deep only")
-    cfg = replace(pre.train, **overrides)
+    base = pre.pruned(args.l1) if args.prune else pre.train
+    overrides = {"solver": args.solver}
+    for opt, name in (("hidden", "n_hidden"), ("epochs", "epochs"), ("gamma", "gamma"),
+                      ("beta", "beta"), ("eta", "eta"), ("l1", "l1")):
+        if getattr(args, opt) is not None:
+            overrides[name] = getattr(args, opt)
+    try:
+        cfg = replace(base, **overrides)
+    except ValueError as e:  # a combination the config refuses
+        raise UsageError(f"deepxbar train: error: {e}") from None
     task = make_task(args.task, args.one_hot, pre.bias_input)
     seeds = list(range(args.seed, args.seed + args.seeds))
     out = args.out or Path("runs") / f"{args.task}-{args.model}{'-onehot' if args.one_hot else ''}-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}"

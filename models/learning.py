@@ -8,15 +8,25 @@ import numpy as np
 
 
 def deep_update(path: np.ndarray, hebb: np.ndarray | None, *, eta: float, batch: int,
-                t2: int, beta0: float, beta1: float) -> np.ndarray:
+                t2: int, beta0: float, beta1: float, drain: bool = False) -> np.ndarray:
     """The DEEP trajectory rule over the nudged phase.
 
         dW[i, j] = eta / (B T2) sum_samples sum_t s_i(t) (beta0 s_j(t) + beta1 (s_j(t) - s_j(t-1)))
 
+    With ``drain`` the rule also counts what a connection takes from its source: W[i, j]
+    adds ``s_i`` to the drive of j and, through the leak term ``-s_i sum_k W[i, k]``,
+    removes ``s_i`` from the drive of i, so the vector-field EP estimate of its gradient
+    is ``int s_i (ds_j - ds_i)`` (Scellier et al. 2018's rule applied to the DEEP field):
+
+        dW[i, j] -= eta / (B T2) beta1 sum_samples sum_t s_i(t) (s_i(t) - s_i(t-1))
+
+    It stays local (neuron i's own trajectory) and is 0 for inputs (clamped).
     ``path`` and ``hebb`` are the two sums of ``settle.SettleResult`` (batch summed);
     ``hebb`` may be None when ``beta0 == 0``.
     """
     dw = beta1 * path
+    if drain:
+        dw = dw - beta1 * np.diagonal(path, axis1=-2, axis2=-1)[..., :, None]
     if beta0:
         dw = dw + beta0 * hebb
     return eta / (batch * t2) * dw

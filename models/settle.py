@@ -6,8 +6,9 @@ Two solvers, one set of semantics:
   plain NumPy (one matmul and one clip per step for the whole batch of networks).
 * ``fast``: the same Euler map (same ``dt``, hence the same trajectory and the same
   equilibrium), compiled, run per sample until its projected residual is small, then
-  finished by one exact linear solve on the unsaturated neurons (``dynamics.polish``),
-  accepted only when it lands inside the box with a residual below ``tol``.
+  finished by one exact linear solve on the unsaturated neurons (``_polish``), accepted
+  only when it lands inside the box with a residual below ``tol``. For N >= 48 the
+  steps are one BLAS matmul over the batch instead, without the polish.
 
 Both can accumulate what the DEEP learning rule needs along the trajectory, summed over
 the batch:
@@ -17,7 +18,7 @@ the batch:
 
 ``path`` does not depend on how many steps the trajectory is cut into after it has
 settled, which is why the fast solver may stop early. ``hebb`` counts the nominal
-``steps``; the fast solver adds the settled tail ``(steps - t_stop) s s^T`` exactly.
+``steps`` only; the fast solver adds the settled tail ``(steps - t_stop) s s^T``.
 """
 from __future__ import annotations
 
@@ -104,17 +105,9 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
     if N < _BLAS_MIN_N:
         res = np.zeros((K, B))
         _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulate, hebbian,
-                         path, hebb, taken, res)
-    else:
-        done = np.zeros((K, B), dtype=np.bool_)
-        s = _euler_batched(s, field, dt, polish_tol, max_steps, accumulate, hebbian, path, hebb, taken, done)
-        cand = np.empty(N)
-        for k in range(K):
-            for b in range(B):
-                if _polish(s[k, b], A[k], d[k, b], c[k, b], free, tol, cand):
-                    _jump(s[k, b], cand, path[k], accumulate)
-                    done[k, b] = True
-        s = _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, path, hebb, taken, done)
+                         steps, path, hebb, taken, res)
+    else:  # large N: the exact polish (O(N^3) per sample) costs more than the Euler steps it saves
+        s = _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, steps, path, hebb, taken)
         res = residual_norm(s, field)
     if hebbian:  # the settled tail of the nominal horizon, exactly
         tail = np.maximum(steps - taken, 0)[..., None] * s
@@ -123,19 +116,20 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
                         path if accumulate else None, hebb if hebbian else None)
 
 
-def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, path, hebb, taken, done):
+def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, path, hebb, taken):
     """The Euler map for large N: one BLAS matmul per step over the whole batch,
     samples frozen once their residual is below tol. Returns the new state."""
     while True:
         f = field(s)
-        active = ~done & (np.abs(projected_residual(s, f)).max(-1) >= tol) & (taken < max_steps)
+        active = (np.abs(projected_residual(s, f)).max(-1) >= tol) & (taken < max_steps)
         if not active.any():
             return s
         new = np.where(active[..., None], np.clip(s + dt * f, 0.0, 1.0), s)
         if accumulate:
             path += np.swapaxes(new, -1, -2) @ (new - s)
-        if hebbian:
-            hebb += np.swapaxes(new * active[..., None], -1, -2) @ new
+        if hebbian:  # only the steps within the nominal horizon
+            within = (active & (taken < horizon))[..., None]
+            hebb += np.swapaxes(new * within, -1, -2) @ new
         taken += active
         s = new
 
@@ -219,7 +213,7 @@ def _jump(x, cand, path, accumulate):  # pragma: no cover - compiled
 
 @numba.njit(cache=True)
 def _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulate, hebbian,
-                     path, hebb, taken, res):  # pragma: no cover - compiled
+                     horizon, path, hebb, taken, res):  # pragma: no cover - compiled
     """Euler steps in place, one sample at a time: to ``polish_tol``, one polish, then
     on to ``tol`` if the polish was refused. ``taken`` counts steps, ``res`` gets the
     final residual."""
@@ -250,7 +244,7 @@ def _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulat
                         if dj != 0.0:
                             for i in range(N):
                                 path[k, i, j] += new[i] * dj
-                if hebbian:
+                if hebbian and taken[k, b] < horizon:
                     for i in range(N):
                         for j in range(N):
                             hebb[k, i, j] += new[i] * new[j]

@@ -34,11 +34,14 @@ class TrainConfig:
     beta0: float = 0.0        # DEEP rule: weight of s_i s_j
     beta1: float = 1.0        # DEEP rule: weight of s_i ds_j
     gamma: float = 0.0        # leak (Costa & Santos 2025); 0 is the paper's DEEP
+    drain: bool = False       # DEEP rule with the source term: int s_i (ds_j - ds_i)
+    weight_decay: float = 0.0  # W <- (1 - weight_decay) W after every update
     l1: float = 0.0           # L1 step lambda (the paper's reg_W when used: 1.5e-4)
     sign: bool = False        # sign-only updates
     prune: bool = False       # stochastic sparsification after every update
     prune_tol: float = 0.01
     prune_temp: float = 5.0
+    prune_start: int = 0      # first epoch at which L1 and pruning apply
     init_std: float = 0.05    # W ~ Normal(0, init_std^2)
     init_state: float = 0.1   # non-input states ~ Uniform(0, init_state) each free phase
     solver: str = "fast"
@@ -58,11 +61,12 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
-        for name in ("n_hidden", "gamma", "l1", "prune_tol", "init_std", "init_state"):
+        for name in ("n_hidden", "gamma", "l1", "prune_tol", "init_std", "init_state", "prune_start"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
-        if self.init_state > 1:
-            raise ValueError(f"init_state must be in [0, 1]; got {self.init_state!r}")
+        for name in ("init_state", "weight_decay"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -156,14 +160,16 @@ def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds:
                         hebbian=deep and cfg.beta0 != 0)
         if deep:
             dW = deep_update(nudged.path, nudged.hebb, eta=cfg.eta, batch=B, t2=cfg.t2,
-                             beta0=cfg.beta0, beta1=cfg.beta1)
+                             beta0=cfg.beta0, beta1=cfg.beta1, drain=cfg.drain)
             db = np.zeros_like(net.b)
         else:
             dW, db = asym_ep_update(free.s, nudged.s, eta=cfg.eta, beta=cfg.beta)
-        W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1, sign=cfg.sign)
+        late = epoch >= cfg.prune_start
+        W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1 if late else 0.0, sign=cfg.sign)
+        W_new *= 1.0 - cfg.weight_decay
         b_new = (net.b + db) * topo.free_mask()
         alive = net.alive
-        if cfg.prune:
+        if cfg.prune and late:
             u = np.stack([rng.random((topo.n, topo.n)) for rng in rngs])
             alive = sparsify(W_new, net.alive, u, tol=cfg.prune_tol, temp=cfg.prune_temp)
             W_new = np.where(alive, W_new, 0.0)

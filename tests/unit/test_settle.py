@@ -53,22 +53,25 @@ def test_fast_reports_unconverged_samples_instead_of_hiding_them():
 
 
 def test_large_network_path_matches_compiled_path():
-    # N >= 48 uses batched BLAS steps; the semantics are the same as the compiled loop.
+    # N >= 48 takes batched BLAS steps without the polish; it must settle to the same
+    # states and path integral as the compiled per-sample loop (which polishes at 1e-5).
     rng = np.random.default_rng(5)
     X = np.hstack([rng.integers(0, 2, (8, 10)).astype(float), np.ones((8, 1))])
     field, s0 = _setup(7, n_hidden=40, std=0.3, K=2, gamma=0.5, X=X)
-    big = settle(field, s0, solver="fast", accumulate=True, hebbian=True, steps=500)
+    big = settle(field, s0, solver="fast", accumulate=True, hebbian=True, steps=500, tol=1e-11)
     import models.settle as ms
     old = ms._BLAS_MIN_N
     try:
         ms._BLAS_MIN_N = 10_000
-        small = settle(field, s0, solver="fast", accumulate=True, hebbian=True, steps=500)
+        small = settle(field, s0, solver="fast", accumulate=True, hebbian=True, steps=500, tol=1e-11)
     finally:
         ms._BLAS_MIN_N = old
-    assert np.array_equal(big.steps, small.steps)
-    assert np.allclose(big.s, small.s, atol=1e-12)
-    assert np.allclose(big.path, small.path, atol=1e-10)
-    assert np.allclose(big.hebb, small.hebb, atol=1e-8)
+    assert big.converged.all() and small.converged.all()
+    # residuals below 1e-11 with decay rates >= ~0.1: states within ~1e-10
+    assert np.abs(big.s - small.s).max() < 1e-9
+    # the polish replaces the 1e-5 tail of the path by a straight segment
+    assert np.abs(big.path - small.path).max() < 1e-6
+    assert np.allclose(big.hebb, small.hebb, rtol=1e-5, atol=1e-4)
 
 
 def test_hebbian_sum_counts_the_nominal_horizon():
