@@ -61,7 +61,8 @@ def _add_train(sub) -> None:
     p.add_argument("--l1", type=_number(float, 0.0), help="L1 step lambda (>= 0)")
     p.add_argument("--prune", action="store_true",
                    help="stochastic sparsification after every update, with the config's L1 and "
-                   "warm-up (paper: l1 1.5e-4 from epoch 0; default: l1 3e-4, tol 0.03, from epoch 200)")
+                   "schedule (paper: l1 1.5e-4 from epoch 0; default: 700 epochs, l1 3e-4 and pruning "
+                   "with tol 0.03 in epochs 400-599, then fine-tuning)")
     p.add_argument("--gamma", type=_number(float, 0.0), help="leak gamma >= 0 (0 = the paper's DEEP)")
     p.add_argument("--beta", type=_number(float, 0.0, inclusive=False), help="nudging strength > 0")
     p.add_argument("--eta", type=_number(float, 0.0, inclusive=False), help="learning rate > 0")

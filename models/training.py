@@ -42,6 +42,7 @@ class TrainConfig:
     prune_tol: float = 0.01
     prune_temp: float = 5.0
     prune_start: int = 0      # first epoch at which L1 and pruning apply
+    prune_stop: int | None = None  # epoch from which they stop (fine-tuning after); None: never
     init_std: float = 0.05    # W ~ Normal(0, init_std^2)
     init_state: float = 0.1   # non-input states ~ Uniform(0, init_state) each free phase
     solver: str = "fast"
@@ -64,6 +65,8 @@ class TrainConfig:
         for name in ("n_hidden", "gamma", "l1", "prune_tol", "init_std", "init_state", "prune_start"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if self.prune_stop is not None and not (isinstance(self.prune_stop, int) and self.prune_stop > self.prune_start):
+            raise ValueError(f"prune_stop must be an integer > prune_start ({self.prune_start}); got {self.prune_stop!r}")
         for name in ("init_state", "weight_decay"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)!r}")
@@ -164,7 +167,7 @@ def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds:
             db = np.zeros_like(net.b)
         else:
             dW, db = asym_ep_update(free.s, nudged.s, eta=cfg.eta, beta=cfg.beta)
-        late = epoch >= cfg.prune_start
+        late = cfg.prune_start <= epoch < (cfg.prune_stop or cfg.epochs)
         W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1 if late else 0.0, sign=cfg.sign)
         W_new *= 1.0 - cfg.weight_decay
         b_new = (net.b + db) * topo.free_mask()
