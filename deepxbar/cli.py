@@ -11,6 +11,7 @@ from pathlib import Path
 
 from models.dynamics import MODELS
 from models.settle import SOLVERS
+from models.topology import ARCHITECTURES
 
 from . import __version__
 from .configs import CONFIGS, preset
@@ -54,6 +55,8 @@ def _add_train(sub) -> None:
                    help="reference = the paper's fixed-step Euler (T1, T2 steps); fast = same Euler map "
                    "stopped on the projected residual, compiled (default)")
     p.add_argument("--hidden", type=_number(int, 1), help="hidden neurons (>= 1; default: from --config)")
+    p.add_argument("--architecture", choices=ARCHITECTURES,
+                   help="complete (every pair but self-loops and into inputs; default) or layered")
     p.add_argument("--epochs", type=_number(int, 1), help="epochs (>= 1; default: from --config)")
     p.add_argument("--seed", type=_number(int, 0), default=0, help="first seed (default 0)")
     p.add_argument("--seeds", type=_number(int, 1), default=10, metavar="K",
@@ -62,8 +65,9 @@ def _add_train(sub) -> None:
     p.add_argument("--prune", action="store_true",
                    help="stochastic sparsification after every update, with the config's L1 and "
                    "schedule (paper: l1 1.5e-4 from epoch 0; default: 700 epochs, l1 3e-4 and pruning "
-                   "with tol 0.03 in epochs 400-599, then fine-tuning)")
+                   "with tol 0.03 in epochs 400-599, then fine-tuning; --epochs scales the schedule)")
     p.add_argument("--gamma", type=_number(float, 0.0), help="leak gamma >= 0 (0 = the paper's DEEP)")
+    p.add_argument("--sign", action="store_true", help="sign-only weight updates (the paper's option)")
     p.add_argument("--beta", type=_number(float, 0.0, inclusive=False), help="nudging strength > 0")
     p.add_argument("--eta", type=_number(float, 0.0, inclusive=False), help="learning rate > 0")
     p.add_argument("--out", type=Path, help="run folder to create (default: runs/TASK-MODEL-CONFIG-TIME)")
@@ -96,12 +100,14 @@ def cmd_train(args) -> int:
     pre = preset(args.config, args.model, args.one_hot)
     if args.model != "deep" and args.gamma is not None:
         raise UsageError("deepxbar train: error: --gamma (the leak) applies to --model deep only")
-    base = pre.pruned(args.l1) if args.prune else pre.train
+    base = pre.pruned(args.l1, args.epochs) if args.prune else pre.train
     overrides = {"solver": args.solver}
-    for opt, name in (("hidden", "n_hidden"), ("epochs", "epochs"), ("gamma", "gamma"),
-                      ("beta", "beta"), ("eta", "eta"), ("l1", "l1")):
+    for opt, name in (("hidden", "n_hidden"), ("architecture", "architecture"), ("epochs", "epochs"),
+                      ("gamma", "gamma"), ("beta", "beta"), ("eta", "eta"), ("l1", "l1")):
         if getattr(args, opt) is not None:
             overrides[name] = getattr(args, opt)
+    if args.sign:
+        overrides["sign"] = True
     try:
         cfg = replace(base, **overrides)
     except ValueError as e:  # a combination the config refuses

@@ -19,10 +19,19 @@ class Preset:
     # what --prune switches on (besides prune=True); --l1 overrides the l1 here
     prune_settings: dict = field(default_factory=lambda: {"l1": PAPER_L1})
 
-    def pruned(self, l1: float | None = None) -> TrainConfig:
+    def pruned(self, l1: float | None = None, epochs: int | None = None) -> TrainConfig:
+        """The config with pruning on; a different ``epochs`` scales the schedule."""
         settings = dict(self.prune_settings, prune=True)
         if l1 is not None:
             settings["l1"] = l1
+        if epochs is not None:
+            scale = epochs / settings.get("epochs", self.train.epochs)
+            settings["epochs"] = epochs
+            for key in ("prune_start", "prune_stop"):
+                if key in settings:
+                    settings[key] = int(round(settings[key] * scale))
+            if settings.get("prune_stop") is not None and settings["prune_stop"] <= settings.get("prune_start", 0):
+                settings["prune_stop"] = None
         return replace(self.train, **settings)
 
 

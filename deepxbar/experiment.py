@@ -33,7 +33,7 @@ class Experiment:
 
 
 def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True) -> Experiment:
-    topo = Topology(task.n_in, cfg.n_hidden, task.n_out)
+    topo = Topology(task.n_in, cfg.n_hidden, task.n_out, cfg.architecture)
     start = time.perf_counter()
     with tqdm(total=cfg.epochs, desc=f"train {task.name} x{len(seeds)} seeds", unit="epoch",
               disable=not progress, leave=False) as bar:
