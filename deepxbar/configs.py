@@ -56,10 +56,15 @@ DEFAULT_DEEP = TrainConfig(n_hidden=5, gamma=1.0, beta=3.0, eta=300.0, init_std=
 DEFAULT_PRUNE = {"epochs": 700, "l1": 3e-4, "prune_tol": 0.03, "prune_start": 400, "prune_stop": 600}
 
 
+# One-hot outputs (argmax of two units) prefer a weaker nudge: with beta = 3 both outputs
+# saturate together. A search of ~850 settings plateaus at ~80 % on XOR (32/40 seeds).
+DEFAULT_DEEP_ONE_HOT = replace(DEFAULT_DEEP, beta=0.7, eta=400.0, init_std=0.15, weight_decay=5e-4)
+
+
 def _default(model: str, one_hot: bool) -> Preset:
     if model == "asym-ep":
         return replace(_paper(model, one_hot), bias_input=True)
-    return Preset(DEFAULT_DEEP, prune_settings=DEFAULT_PRUNE)
+    return Preset(DEFAULT_DEEP_ONE_HOT if one_hot else DEFAULT_DEEP, prune_settings=DEFAULT_PRUNE)
 
 
 def preset(name: str, model: str, one_hot: bool) -> Preset:
