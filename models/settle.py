@@ -8,7 +8,7 @@ Two solvers, one set of semantics:
   equilibrium), compiled, run per sample until its projected residual is small, then
   finished by one exact linear solve on the unsaturated neurons (``_polish``), accepted
   only when it lands inside the box with a residual below ``tol``. For N >= 48 the
-  steps are one BLAS matmul over the batch instead, without the polish.
+  steps are one BLAS matmul over the whole batch instead (same map, same polish).
 
 Both can accumulate what the DEEP learning rule needs along the trajectory, summed over
 the batch:
@@ -106,8 +106,18 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
         res = np.zeros((K, B))
         _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulate, hebbian,
                          steps, path, hebb, taken, res)
-    else:  # large N: the exact polish (O(N^3) per sample) costs more than the Euler steps it saves
-        s = _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, steps, path, hebb, taken)
+    else:  # large N: batched BLAS steps, then the same polish per sample
+        done = np.zeros((K, B), dtype=np.bool_)
+        s = _euler_batched(s, field, dt, polish_tol, max_steps, accumulate, hebbian, steps, path, hebb,
+                           taken, done)
+        cand = np.empty(N)
+        for k in range(K):
+            for b in range(B):
+                if _polish(s[k, b], A[k], d[k, b], c[k, b], free, tol, cand):
+                    _jump(s[k, b], cand, path[k], accumulate)
+                    done[k, b] = True
+        s = _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, steps, path, hebb,
+                           taken, done)
         res = residual_norm(s, field)
     if hebbian:  # the settled tail of the nominal horizon, exactly
         tail = np.maximum(steps - taken, 0)[..., None] * s
@@ -116,22 +126,31 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
                         path if accumulate else None, hebb if hebbian else None)
 
 
-def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, path, hebb, taken):
-    """The Euler map for large N: one BLAS matmul per step over the whole batch,
-    samples frozen once their residual is below tol. Returns the new state."""
-    while True:
-        f = field(s)
-        active = (np.abs(projected_residual(s, f)).max(-1) >= tol) & (taken < max_steps)
-        if not active.any():
-            return s
-        new = np.where(active[..., None], np.clip(s + dt * f, 0.0, 1.0), s)
-        if accumulate:
-            path += np.swapaxes(new, -1, -2) @ (new - s)
-        if hebbian:  # only the steps within the nominal horizon
-            within = (active & (taken < horizon))[..., None]
-            hebb += np.swapaxes(new * within, -1, -2) @ new
-        taken += active
-        s = new
+def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, path, hebb, taken, done):
+    """The Euler map for large N: per network, one BLAS matmul per step over the samples
+    still moving (not ``done``, residual >= tol, under ``max_steps``). Updates ``s`` in
+    place and returns it."""
+    K = s.shape[0]
+    for k in range(K):
+        live = np.flatnonzero(~done[k] & (taken[k] < max_steps))
+        while live.size:
+            x = s[k, live]
+            f = AffineField(field.A[k:k + 1], field.d[k:k + 1, live], field.c[k:k + 1, live],
+                            field.free)(x[None])[0]
+            moving = np.abs(projected_residual(x, f)).max(-1) >= tol
+            live, x, f = live[moving], x[moving], f[moving]
+            if not live.size:
+                break
+            new = np.clip(x + dt * f, 0.0, 1.0)
+            if accumulate:
+                path[k] += new.T @ (new - x)
+            if hebbian:  # only the steps within the nominal horizon
+                within = (taken[k, live] < horizon)[:, None]
+                hebb[k] += (new * within).T @ new
+            s[k, live] = new
+            taken[k, live] += 1
+            live = live[taken[k, live] < max_steps]
+    return s
 
 
 @numba.njit(cache=True)

@@ -53,8 +53,8 @@ def test_fast_reports_unconverged_samples_instead_of_hiding_them():
 
 
 def test_large_network_path_matches_compiled_path():
-    # N >= 48 takes batched BLAS steps without the polish; it must settle to the same
-    # states and path integral as the compiled per-sample loop (which polishes at 1e-5).
+    # N >= 48 takes batched BLAS steps; it must settle to the same states and path
+    # integral as the compiled per-sample loop.
     rng = np.random.default_rng(5)
     X = np.hstack([rng.integers(0, 2, (8, 10)).astype(float), np.ones((8, 1))])
     field, s0 = _setup(7, n_hidden=40, std=0.3, K=2, gamma=0.5, X=X)
@@ -69,8 +69,8 @@ def test_large_network_path_matches_compiled_path():
     assert big.converged.all() and small.converged.all()
     # residuals below 1e-11 with decay rates >= ~0.1: states within ~1e-10
     assert np.abs(big.s - small.s).max() < 1e-9
-    # the polish replaces the 1e-5 tail of the path by a straight segment
-    assert np.abs(big.path - small.path).max() < 1e-6
+    assert np.array_equal(big.steps, small.steps)
+    assert np.abs(big.path - small.path).max() < 1e-9
     assert np.allclose(big.hebb, small.hebb, rtol=1e-5, atol=1e-4)
 
 
