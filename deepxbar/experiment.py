@@ -75,7 +75,7 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
     allowed = topo.mask()
     ev = exp.evaluation
     success = ev["correct"].all(1) & ev["converged"].all(1)
-    errs = 1.0 - ev["correct"].mean(1)
+    errs = ev["error"].mean(1)  # fraction of patterns misclassified, over the repeats
     margins = margin(ev["outputs"], exp.task.Y)
     per_seed = []
     for k, seed in enumerate(exp.seeds):

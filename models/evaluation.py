@@ -15,11 +15,12 @@ def evaluate(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds
     training draws. Returns arrays over (K, repeats, ...): ``outputs`` (K, R, B, n_out),
     ``correct`` (K, R) every pattern classified right, ``converged`` (K, R) every sample
     settled (the fast solver stops on the residual; the reference solver runs its fixed
-    horizon and is judged on where it stops), plus ``states`` (K, R, B, N) and the field.
+    horizon and is judged on where it stops), ``error`` (K, R) fraction of patterns
+    misclassified, plus ``states`` (K, R, B, N) and the field.
     """
     solver = solver or cfg.solver
     classes = target_classes(Y)
-    outs, states, correct, conv = [], [], [], []
+    outs, states, correct, error, conv = [], [], [], [], []
     field = None
     for r in range(repeats):
         rngs = [np.random.default_rng([s, 1, r]) for s in seeds]
@@ -27,10 +28,13 @@ def evaluate(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds
         o = res.s[..., net.topology.outputs]
         outs.append(o)
         states.append(res.s)
-        correct.append((predict(o) == classes).all(-1))
+        right = predict(o) == classes
+        correct.append(right.all(-1))
+        error.append(1.0 - right.mean(-1))
         conv.append(res.converged.all(-1) if solver == "fast" else np.ones(len(seeds), bool))
     return {"outputs": np.stack(outs, 1), "states": np.stack(states, 1), "field": field,
-            "correct": np.stack(correct, 1), "converged": np.stack(conv, 1)}
+            "correct": np.stack(correct, 1), "error": np.stack(error, 1),
+            "converged": np.stack(conv, 1)}
 
 
 def stability_report(net: Network, cfg: TrainConfig, X: np.ndarray, seeds: list[int],
