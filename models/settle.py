@@ -30,7 +30,6 @@ import numpy as np
 from .dynamics import AffineField, projected_residual, residual_norm
 
 SOLVERS = ("reference", "fast")
-STALL_STEPS = 2000  # steps without the residual halving after which a sample is given up
 POLISH_AT = 1e-5  # residual at which the exact polish is tried (earlier costs path accuracy)
 _BLAS_MIN_N = 48  # below this, compiled per-sample loops beat one BLAS matmul per step
 
@@ -109,18 +108,16 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
                          steps, path, hebb, taken, res)
     else:  # large N: batched BLAS steps, then the same polish per sample
         done = np.zeros((K, B), dtype=np.bool_)
-        best, since = np.full((K, B), np.inf), np.zeros((K, B), dtype=np.int64)
         s = _euler_batched(s, field, dt, polish_tol, max_steps, accumulate, hebbian, steps, path, hebb,
-                           taken, done, best, since)
+                           taken, done)
         cand = np.empty(N)
-        near = residual_norm(s, field) < polish_tol  # as in the compiled loop: only settling samples
         for k in range(K):
             for b in range(B):
-                if near[k, b] and _polish(s[k, b], A[k], d[k, b], c[k, b], free, tol, cand):
+                if _polish(s[k, b], A[k], d[k, b], c[k, b], free, tol, cand):
                     _jump(s[k, b], cand, path[k], accumulate)
                     done[k, b] = True
         s = _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, steps, path, hebb,
-                           taken, done, best, since)
+                           taken, done)
         res = residual_norm(s, field)
     if hebbian:  # the settled tail of the nominal horizon, exactly
         tail = np.maximum(steps - taken, 0)[..., None] * s
@@ -129,12 +126,10 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
                         path if accumulate else None, hebb if hebbian else None)
 
 
-def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, path, hebb, taken, done,
-                   best, since):
+def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, path, hebb, taken, done):
     """The Euler map for large N: per network, one BLAS matmul per step over the samples
-    still moving (not ``done``, residual >= tol, progressing, under ``max_steps``).
-    Updates ``s`` in place and returns it; ``best``/``since`` track progress (the
-    residual halving) across calls, as the compiled kernel does."""
+    still moving (not ``done``, residual >= tol, under ``max_steps``). Updates ``s`` in
+    place and returns it."""
     K = s.shape[0]
     for k in range(K):
         live = np.flatnonzero(~done[k] & (taken[k] < max_steps))
@@ -142,11 +137,7 @@ def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, p
             x = s[k, live]
             f = AffineField(field.A[k:k + 1], field.d[k:k + 1, live], field.c[k:k + 1, live],
                             field.free)(x[None])[0]
-            r = np.abs(projected_residual(x, f)).max(-1)
-            better = r < 0.5 * best[k, live]
-            best[k, live[better]] = r[better]
-            since[k, live[better]] = taken[k, live[better]]
-            moving = (r >= tol) & (better | (taken[k, live] - since[k, live] < STALL_STEPS))
+            moving = np.abs(projected_residual(x, f)).max(-1) >= tol
             live, x, f = live[moving], x[moving], f[moving]
             if not live.size:
                 break
@@ -253,15 +244,8 @@ def _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulat
         for b in range(B):
             x = s[k, b]
             polishing = polish_tol > tol
-            best = np.inf
-            since = taken[k, b]
             while True:
                 r = _field(x, A[k], d[k, b], c[k, b], free, f)
-                if r < 0.5 * best:
-                    best = r
-                    since = taken[k, b]
-                elif taken[k, b] - since >= STALL_STEPS:
-                    break  # no progress for a long while: a limit cycle, reported unconverged
                 if polishing and r < polish_tol:
                     polishing = False
                     if _polish(x, A[k], d[k, b], c[k, b], free, tol, cand):
