@@ -88,14 +88,16 @@ class Network:
 
 def predict(s_out: np.ndarray) -> np.ndarray:
     """Class of each sample from its output states (..., n_out): threshold 0.5 for one
-    output (0.5 counts as 1, as in the paper's code), argmax for one-hot."""
+    output (0.5 counts as 1, as in the paper's code); argmax for one-hot, where a tie
+    (both units equal, e.g. both saturated at 1) decides nothing and gives -1."""
     if s_out.shape[-1] == 1:
         return (s_out[..., 0] >= 0.5).astype(int)
-    return np.argmax(s_out, axis=-1)
+    top = np.sort(s_out, axis=-1)
+    return np.where(top[..., -1] > top[..., -2], np.argmax(s_out, axis=-1), -1)
 
 
 def target_classes(Y: np.ndarray) -> np.ndarray:
-    return predict(Y)
+    return predict(Y)  # targets are 0/1 or one-hot rows: never a tie
 
 
 def field_of(net: Network, cfg: TrainConfig, batch: int) -> AffineField:

@@ -62,3 +62,9 @@ def test_reference_and_fast_learn_the_same_on_a_settling_problem(xor_x):
 def test_config_validation(bad):
     with pytest.raises(ValueError):
         TrainConfig(**bad)
+
+
+def test_predict_threshold_and_one_hot_ties():
+    from models.training import predict
+    assert predict(np.array([[0.5], [0.49], [1.0]])).tolist() == [1, 0, 1]
+    assert predict(np.array([[0.2, 0.9], [0.9, 0.2], [1.0, 1.0]])).tolist() == [1, 0, -1]
