@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -135,10 +136,70 @@ def new_networks(topo: Topology, cfg: TrainConfig, rngs: list[np.random.Generato
 
 
 EpochCallback = Callable[[int, dict], None]
+Engine = Callable[..., SettleResult]
+"""Settles a phase: ``engine(field, s0, steps=..., accumulate=..., hebbian=...)``."""
+
+
+def numpy_engine(cfg: TrainConfig) -> Engine:
+    """The models/ solver (``cfg.solver``) as an engine."""
+    return partial(settle, solver=cfg.solver, dt=cfg.dt, tol=cfg.tol, max_steps=cfg.max_steps)
+
+
+HISTORY_KEYS = ("mse_free", "mse_nudged", "err_free", "err_nudged", "dw_norm", "residual_free",
+                "residual_nudged", "steps_free", "steps_nudged", "sparsity")
+
+
+def train_epoch(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
+                rngs: list[np.random.Generator], epoch: int, engine: Engine,
+                field: AffineField | None = None) -> tuple[Network, dict[str, np.ndarray]]:
+    """One epoch: free phase, nudged phase, the rule, L1/decay/pruning.
+
+    ``net`` holds the weights the phases run on (on hardware: the weights read back);
+    ``field`` overrides the field built from them (on hardware with wire resistance:
+    the effective matrices). Returns the network the update asks for and the metrics
+    of :data:`HISTORY_KEYS`, each (K,).
+    """
+    topo = net.topology
+    B, out = X.shape[0], topo.outputs
+    deep = cfg.model == "deep"
+    field = field if field is not None else field_of(net, cfg, B)
+    free = engine(field, initial_states(topo, X, rngs, cfg.init_state), steps=cfg.t1)
+    nudged = engine(field.nudged(cfg.beta, Y, topo.output_mask()), free.s, steps=cfg.t2,
+                    accumulate=deep, hebbian=deep and cfg.beta0 != 0)
+    if deep:
+        dW = deep_update(nudged.path, nudged.hebb, eta=cfg.eta, batch=B, t2=cfg.t2,
+                         beta0=cfg.beta0, beta1=cfg.beta1, drain=cfg.drain)
+        db = np.zeros_like(net.b)
+    else:
+        dW, db = asym_ep_update(free.s, nudged.s, eta=cfg.eta, beta=cfg.beta)
+    late = cfg.prune_start <= epoch < (cfg.prune_stop or cfg.epochs)
+    W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1 if late else 0.0, sign=cfg.sign)
+    W_new *= 1.0 - cfg.weight_decay
+    b_new = (net.b + db) * topo.free_mask()
+    alive = net.alive
+    if cfg.prune and late:
+        u = np.stack([rng.random((topo.n, topo.n)) for rng in rngs])
+        alive = sparsify(W_new, net.alive, u, tol=cfg.prune_tol, temp=cfg.prune_temp)
+        W_new = np.where(alive, W_new, 0.0)
+    classes = target_classes(Y)
+    row = {
+        "mse_free": ((free.s[..., out] - Y) ** 2).sum(-1).mean(-1) / 2,
+        "mse_nudged": ((nudged.s[..., out] - Y) ** 2).sum(-1).mean(-1) / 2,
+        "err_free": (predict(free.s[..., out]) != classes).mean(-1),
+        "err_nudged": (predict(nudged.s[..., out]) != classes).mean(-1),
+        "dw_norm": np.sqrt(((W_new - net.W) ** 2).sum((-1, -2))),
+        "residual_free": free.residual.max(-1),
+        "residual_nudged": nudged.residual.max(-1),
+        "steps_free": free.steps.max(-1),
+        "steps_nudged": nudged.steps.max(-1),
+        "sparsity": 1.0 - alive.sum((-1, -2)) / topo.mask().sum(),
+    }
+    return Network(topo, W_new, b_new, alive), row
 
 
 def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds: list[int],
-          on_epoch: EpochCallback | None = None) -> tuple[Network, dict[str, np.ndarray]]:
+          on_epoch: EpochCallback | None = None, engine: Engine | None = None
+          ) -> tuple[Network, dict[str, np.ndarray]]:
     """Train one network per seed on (X (B, n_in), Y (B, n_out)), all in one batch.
 
     Returns the networks and the per-epoch history, each entry (epochs, K):
@@ -150,49 +211,12 @@ def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds:
     """
     rngs = [np.random.default_rng(s) for s in seeds]
     net = new_networks(topo, cfg, rngs)
-    B, out = X.shape[0], topo.outputs
-    classes = target_classes(Y)
-    n_allowed = topo.mask().sum()
-    keys = ("mse_free", "mse_nudged", "err_free", "err_nudged", "dw_norm", "residual_free",
-            "residual_nudged", "steps_free", "steps_nudged", "sparsity")
-    hist = {k: np.zeros((cfg.epochs, len(seeds))) for k in keys}
-    deep = cfg.model == "deep"
+    engine = engine or numpy_engine(cfg)
+    hist = {k: np.zeros((cfg.epochs, len(seeds))) for k in HISTORY_KEYS}
     for epoch in range(cfg.epochs):
-        field, free = free_phase(net, cfg, X, rngs)
-        nudged_field = field.nudged(cfg.beta, Y, topo.output_mask())
-        nudged = settle(nudged_field, free.s, solver=cfg.solver, dt=cfg.dt, steps=cfg.t2,
-                        tol=cfg.tol, max_steps=cfg.max_steps, accumulate=deep,
-                        hebbian=deep and cfg.beta0 != 0)
-        if deep:
-            dW = deep_update(nudged.path, nudged.hebb, eta=cfg.eta, batch=B, t2=cfg.t2,
-                             beta0=cfg.beta0, beta1=cfg.beta1, drain=cfg.drain)
-            db = np.zeros_like(net.b)
-        else:
-            dW, db = asym_ep_update(free.s, nudged.s, eta=cfg.eta, beta=cfg.beta)
-        late = cfg.prune_start <= epoch < (cfg.prune_stop or cfg.epochs)
-        W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1 if late else 0.0, sign=cfg.sign)
-        W_new *= 1.0 - cfg.weight_decay
-        b_new = (net.b + db) * topo.free_mask()
-        alive = net.alive
-        if cfg.prune and late:
-            u = np.stack([rng.random((topo.n, topo.n)) for rng in rngs])
-            alive = sparsify(W_new, net.alive, u, tol=cfg.prune_tol, temp=cfg.prune_temp)
-            W_new = np.where(alive, W_new, 0.0)
-        row = {
-            "mse_free": ((free.s[..., out] - Y) ** 2).sum(-1).mean(-1) / 2,
-            "mse_nudged": ((nudged.s[..., out] - Y) ** 2).sum(-1).mean(-1) / 2,
-            "err_free": (predict(free.s[..., out]) != classes).mean(-1),
-            "err_nudged": (predict(nudged.s[..., out]) != classes).mean(-1),
-            "dw_norm": np.sqrt(((W_new - net.W) ** 2).sum((-1, -2))),
-            "residual_free": free.residual.max(-1),
-            "residual_nudged": nudged.residual.max(-1),
-            "steps_free": free.steps.max(-1),
-            "steps_nudged": nudged.steps.max(-1),
-            "sparsity": 1.0 - alive.sum((-1, -2)) / n_allowed,
-        }
+        net, row = train_epoch(net, cfg, X, Y, rngs, epoch, engine)
         for k, v in row.items():
             hist[k][epoch] = v
-        net = Network(topo, W_new, b_new, alive)
         if on_epoch is not None:
             on_epoch(epoch, row)
     return net, hist
