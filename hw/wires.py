@@ -18,10 +18,11 @@ Geometry (fixed)
 * The device of cell (r, c) joins row node (r, c) to column node (r, c).
 
 Outputs, linear in V: ``I_col[j]``, the current into the virtual ground of neuron ``j``
-(0 for non-receiving neurons), and ``I_row[i]``, the current delivered by the "+" driver
-of ``i`` minus that delivered by its "-" driver. With ``r_row = r_col = 0``:
-``I_col = V @ ((Gp - Gm) * receiving)`` and ``I_row[i] = V_i sum_{j receiving}(Gp - Gm)[i, j]``,
-the DEEP column and leak terms.
+(0 for non-receiving neurons), and ``I_row[i]``, the **sum** of the currents that the "+"
+and the "-" driver of ``i`` deliver into their rows (each counted out of its source; the
+"-" driver at ``-V_i`` sinks ``V_i sum Gm``, so this is "+" delivered minus "-" sunk).
+With ``r_row = r_col = 0``: ``I_col = V @ ((Gp - Gm) * receiving)`` and
+``I_row[i] = V_i sum_{j receiving} (Gp - Gm)[i, j]``, the DEEP column and leak terms.
 
 A zero resistance on one kind of wire while the other is resistive is exact too: its
 nodes are then known (row nodes at the driver voltage, column nodes at 0 V).
@@ -120,7 +121,11 @@ def effective_matrices(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
     else:                                # ideal rows: row nodes at the driver voltage
         A = (Ly + Dg).tocoo()
         b = (D[:, :, None] * U[:, None, :]).reshape(R * C, N)
-    z = spla.splu(A.tocsc()).solve(b)
+    # A is symmetric positive definite (every node reaches a source through wires): a
+    # symmetric ordering without pivoting keeps the fill low.
+    lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                   options=dict(SymmetricMode=True))
+    z = lu.solve(b)
     x = z[: R * C].reshape(R, C, N) if r_row > 0 else np.broadcast_to(U[:, None, :], (R, C, N))
     y = z[-R * C:].reshape(R, C, N) if r_col > 0 else 0.0
     J = D[:, :, None] * (x - y)          # device currents, row -> column
@@ -134,9 +139,11 @@ def nodal_solve_full(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
                      r_row: float, r_col: float, V: np.ndarray) -> dict:
     """Solve the whole grid for one voltage vector, node by node (the reference check).
 
-    Every node gets its KCL equation stamped edge by edge in a plain loop; nodes joined to
-    a source by ideal wires are known. Currents are read where edges leave a source's
-    group (for resistive wires, the first row segment and the last column segment).
+    Every node's KCL equation is stamped edge by edge in a plain loop; nodes joined to a
+    source by ideal wires are known. Unknowns are measured from a reference, the driver
+    voltage for row nodes and 0 V for column nodes (``v = w + ref``): the wire drops are
+    then computed directly, not as differences of ~1 V node voltages. Currents are read
+    where edges leave a source's group (the first row and last column segments).
 
     Returns
     -------
@@ -151,48 +158,45 @@ def nodal_solve_full(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
         raise ValueError(f"V must be finite of shape ({N},)")
     cols = np.flatnonzero(receiving)
     R, C = 2 * N, len(cols)
-    fixed, group, edges = {}, {}, []
+    ref, group, edges = {}, {}, []       # group: the source a known node is tied to
     for r in range(R):
         i, sign = divmod(r, 2)
-        u = -V[i] if sign else V[i]
-        fixed["d", r], group["d", r] = u, ("d", r)
+        ref["d", r], group["d", r] = (-V[i] if sign else V[i]), ("d", r)
         for c in range(C):
-            G = Gm[i, cols[c]] if sign else Gp[i, cols[c]]
-            edges.append((("x", r, c), ("y", r, c), G))
+            ref["x", r, c] = ref["d", r]
+            edges.append((("x", r, c), ("y", r, c), Gm[i, cols[c]] if sign else Gp[i, cols[c]]))
             if r_row == 0:
-                fixed["x", r, c], group["x", r, c] = u, ("d", r)
+                group["x", r, c] = ("d", r)
             else:
                 edges.append((("d", r) if c == 0 else ("x", r, c - 1), ("x", r, c), 1.0 / r_row))
     for c in range(C):
-        fixed["g", c], group["g", c] = 0.0, ("g", c)
+        group["g", c] = ("g", c)
         for r in range(R):
             if r_col == 0:
-                fixed["y", r, c], group["y", r, c] = 0.0, ("g", c)
+                group["y", r, c] = ("g", c)
             else:
                 edges.append((("y", r, c), ("g", c) if r == R - 1 else ("y", r + 1, c), 1.0 / r_col))
-    nodes = [("x", r, c) for r in range(R) for c in range(C)] + [("y", r, c) for r in range(R) for c in range(C)]
-    unknown = {n: k for k, n in enumerate(n for n in nodes if n not in fixed)}
+    nodes = [(k, r, c) for k in "xy" for r in range(R) for c in range(C)]
+    unknown = {n: k for k, n in enumerate(n for n in nodes if n not in group)}
     rows, cs, vals, rhs = [], [], [], np.zeros(len(unknown))
-    for a, b, g in edges:                # current g (v_a - v_b) leaves a, enters b
+    for a, b, g in edges:                # KCL at p: sum g (w_p - w_q) = -sum g (ref_p - ref_q)
         for p, q in ((a, b), (b, a)):
             if p in unknown:
                 rows.append(unknown[p]); cs.append(unknown[p]); vals.append(g)
-                if q in unknown:
+                if q in unknown:         # a known node has w = 0
                     rows.append(unknown[p]); cs.append(unknown[q]); vals.append(-g)
-                else:
-                    rhs[unknown[p]] += g * fixed[q]
-    v = dict(fixed)
+                rhs[unknown[p]] -= g * (ref.get(p, 0.0) - ref.get(q, 0.0))
+    w = dict.fromkeys(group, 0.0)
     if unknown:
         A = sp.coo_matrix((vals, (rows, cs)), shape=(len(unknown),) * 2).tocsc()
         sol = spla.spsolve(A, rhs)
-        sol += spla.spsolve(A, rhs - A @ sol)   # one step of iterative refinement
-        v.update({n: sol[k] for n, k in unknown.items()})
+        w.update({n: sol[k] for n, k in unknown.items()})
     I_drv, I_phys = np.zeros(R), np.zeros(C)
     for a, b, g in edges:
         ga, gb = group.get(a), group.get(b)
         if ga == gb:
             continue
-        cur = g * (v[a] - v[b])
+        cur = g * ((w[a] - w[b]) + (ref.get(a, 0.0) - ref.get(b, 0.0)))   # from a to b
         for grp, s in ((ga, 1.0), (gb, -1.0)):
             if grp is not None and grp[0] == "d":
                 I_drv[grp[1]] += s * cur
@@ -200,6 +204,6 @@ def nodal_solve_full(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
                 I_phys[grp[1]] -= s * cur
     I_col = np.zeros(N)
     I_col[cols] = I_phys
+    volts = np.array([w[n] + ref.get(n, 0.0) for n in nodes]).reshape(2, R, C)
     return dict(I_col=I_col, I_row=I_drv[0::2] + I_drv[1::2], I_drv=I_drv,
-                row_nodes=np.array([[v["x", r, c] for c in range(C)] for r in range(R)]).reshape(R, C),
-                col_nodes=np.array([[v["y", r, c] for c in range(C)] for r in range(R)]).reshape(R, C))
+                row_nodes=volts[0], col_nodes=volts[1])
