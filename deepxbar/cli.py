@@ -9,12 +9,17 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from models.dynamics import MODELS
 from models.settle import SOLVERS
 from models.topology import ARCHITECTURES
 
 from . import __version__
+from hw.devices import PRESETS
+
 from .configs import CONFIGS, preset
+from .hardware import add_device_options, cmd_devices, crossbar_config
 from .tasks import TASKS, make_task
 
 
@@ -70,6 +75,8 @@ def _add_train(sub) -> None:
     p.add_argument("--sign", action="store_true", help="sign-only weight updates (the paper's option)")
     p.add_argument("--beta", type=_number(float, 0.0, inclusive=False), help="nudging strength > 0")
     p.add_argument("--eta", type=_number(float, 0.0, inclusive=False), help="learning rate > 0")
+    add_device_options(p, train=True)
+    p.set_defaults(device=None)
     p.add_argument("--out", type=Path, help="run folder to create (default: runs/TASK-MODEL-CONFIG-TIME)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -82,7 +89,19 @@ def _add_stability(sub) -> None:
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--repeats", type=_number(int, 1), default=10,
                    help="random initial states per pattern (default 10)")
+    add_device_options(p, train=False)
+    p.add_argument("--trials", type=_number(int, 1), default=20,
+                   help="with --device: hardware instances sampled (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+
+
+def _add_devices(sub) -> None:
+    p = sub.add_parser("devices", help="list the device presets or plot one",
+                       description="The device presets and their parameters (SI units).")
+    p.add_argument("--plot", choices=sorted(PRESETS), metavar="NAME",
+                   help="draw the pulse response and programming-noise spread of a preset")
+    p.add_argument("--out", type=Path, help="PNG path for --plot (default: device-NAME.png)")
+    p.add_argument("--json", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
     _add_stability(sub)
+    _add_devices(sub)
     return parser
 
 
@@ -114,15 +134,23 @@ def cmd_train(args) -> int:
         raise UsageError(f"deepxbar train: error: {e}") from None
     task = make_task(args.task, args.one_hot, pre.bias_input)
     seeds = list(range(args.seed, args.seed + args.seeds))
+    hardware = any((args.device, args.device_set, args.line_resistance, args.write_verify,
+                    args.drift_time is not None))
+    try:
+        hw = crossbar_config(args, train=True) if hardware else None
+    except ValueError as e:
+        raise UsageError(f"deepxbar train: error: {e}") from None
     out = args.out or Path("runs") / f"{args.task}-{args.model}{'-onehot' if args.one_hot else ''}-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}"
     runs.check_writable(out)
 
-    exp = experiment.run(task, cfg, seeds, progress=not (args.quiet or args.json))
+    exp = experiment.run(task, cfg, seeds, progress=not (args.quiet or args.json), hw=hw)
     summary = experiment.summary(exp, args.model, args.config)
     summary["run_dir"] = str(out)
+    summary["device"] = hw.device.name if hw else "software (= ideal)"
     config = {"format_version": runs.FORMAT_VERSION, "deepxbar_version": __version__,
               "task": args.task, "one_hot": args.one_hot, "bias_input": pre.bias_input,
-              "model": args.model, "config": args.config, "seeds": seeds, "train": cfg.to_dict()}
+              "model": args.model, "config": args.config, "seeds": seeds, "train": cfg.to_dict(),
+              "hardware": runs.hardware_dict(hw)}
     title = f"{args.task} {args.model} ({args.config} config, {args.solver} solver)"
     writers = {
         "config.json": runs.save_json(config),
@@ -133,6 +161,9 @@ def cmd_train(args) -> int:
         "weights.png": lambda p: plots.weight_matrices(exp.net, seeds, p, pre.bias_input),
         "network.png": lambda p: plots.network_graphs(exp.net, seeds, p, pre.bias_input),
     }
+    if exp.crossbar is not None:
+        writers["conductances.npz"] = runs.save_conductances(exp.crossbar)
+        writers["conductances.png"] = lambda p: plots.conductance_histogram(exp.crossbar, p)
     if task.n_data_inputs == 2:
         writers["decision_map.png"] = lambda p: plots.decision_maps(
             exp.net, cfg, seeds, task.X, task.Y, p, pre.bias_input)
@@ -169,6 +200,8 @@ def cmd_stability(args) -> int:
         task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
     except (KeyError, ValueError) as e:
         raise UsageError(f"deepxbar stability: error: RUN_DIR {args.run_dir}: config.json is malformed ({e})")
+    if args.device is not None:
+        return _stability_under_device(args, run, task)
     reports = stability_report(run.net, run.cfg, task.X, run.seeds, args.repeats)
     per_seed = []
     for r in reports:
@@ -203,12 +236,51 @@ def cmd_stability(args) -> int:
     return 0
 
 
+def _stability_under_device(args, run, task) -> int:
+    from tqdm import tqdm
+
+    from hw.montecarlo import monte_carlo
+
+    from .hardware import plot_monte_carlo
+
+    try:
+        hw = crossbar_config(args, train=False)
+    except ValueError as e:
+        raise UsageError(f"deepxbar stability: error: {e}") from None
+    with tqdm(total=args.trials, desc=f"hardware instances ({hw.device.name})", unit="trial",
+              disable=args.json, leave=False) as bar:
+        mc = monte_carlo(run.net, run.cfg, task.X, task.Y, run.seeds, hw, args.trials,
+                         repeats=min(args.repeats, 3), on_trial=lambda t: bar.update(1))
+    png = run.path / f"stability-{hw.device.name}.png"
+    plot_monte_carlo(mc, png, f"{run.path.name}: {args.trials} instances on {hw.device.name}")
+    ab = mc["abscissa"].ravel()
+    out = {"run_dir": str(run.path), "device": hw.device.name, "drift_time": hw.drift_time,
+           "trials": args.trials, "seeds": run.seeds,
+           "p_stable": float(mc["stable"].mean()), "p_gershgorin": float(mc["gershgorin"].mean()),
+           "spectral_abscissa": {q: float(np.quantile(ab, v)) for q, v in
+                                 (("min", 0), ("p10", .1), ("median", .5), ("p90", .9), ("max", 1))},
+           "accuracy": {"mean": float(mc["accuracy"].mean()), "min": float(mc["accuracy"].min()),
+                        "p_all_correct": float((mc["accuracy"] == 1).mean())},
+           "per_seed_p_stable": [float(x) for x in mc["stable"].mean(0)],
+           "histogram": str(png)}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{out['run_dir']} on {out['device']} ({args.trials} instances x {len(run.seeds)} seeds): "
+              f"P(stable, local certificate) = {out['p_stable']:.2f}, P(Gershgorin) = {out['p_gershgorin']:.2f}")
+        a = out["spectral_abscissa"]
+        print(f"spectral abscissa: min {a['min']:.3f}, median {a['median']:.3f}, max {a['max']:.3f}; "
+              f"accuracy mean {out['accuracy']['mean']:.3f}, all correct in {out['accuracy']['p_all_correct']:.0%}")
+        print(f"histogram: {png}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .runs import RunError
 
     try:
         args = build_parser().parse_args(argv)
-        handler = {"train": cmd_train, "stability": cmd_stability}[args.command]
+        handler = {"train": cmd_train, "stability": cmd_stability, "devices": cmd_devices}[args.command]
         return handler(args)
     except (UsageError, RunError) as e:
         msg = str(e)

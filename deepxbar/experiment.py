@@ -10,6 +10,8 @@ from tqdm import tqdm
 from models.evaluation import evaluate, stability_report
 from models.topology import Topology
 from models.training import Network, TrainConfig, train
+from hw.controller import train_on_crossbar
+from hw.crossbar import Crossbar, CrossbarConfig
 
 from .tasks import Task
 
@@ -26,13 +28,16 @@ class Experiment:
     evaluation: dict
     stability: list[dict]
     wall_seconds: float
+    crossbar: Crossbar | None = None
 
     @property
     def topology(self) -> Topology:
         return self.net.topology
 
 
-def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True) -> Experiment:
+def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
+        hw: CrossbarConfig | None = None) -> Experiment:
+    """Train (in software, or on crossbars when ``hw`` is given), then judge."""
     topo = Topology(task.n_in, cfg.n_hidden, task.n_out, cfg.architecture)
     start = time.perf_counter()
     with tqdm(total=cfg.epochs, desc=f"train {task.name} x{len(seeds)} seeds", unit="epoch",
@@ -42,11 +47,15 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True) -
             if epoch % 10 == 0 or epoch == cfg.epochs - 1:
                 bar.set_postfix(err=f"{row['err_free'].mean():.2f}", mse=f"{row['mse_free'].mean():.3g}")
 
-        net, hist = train(topo, cfg, task.X, task.Y, seeds, on_epoch=tick)
+        xbar = None
+        if hw is None:
+            net, hist = train(topo, cfg, task.X, task.Y, seeds, on_epoch=tick)
+        else:
+            xbar, net, hist = train_on_crossbar(topo, cfg, task.X, task.Y, seeds, hw, on_epoch=tick)
     wall = time.perf_counter() - start
     ev = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS)
     stab = stability_report(net, cfg, task.X, seeds, REPEATS)
-    return Experiment(task, cfg, seeds, net, hist, ev, stab, wall)
+    return Experiment(task, cfg, seeds, net, hist, ev, stab, wall, xbar)
 
 
 def epochs_to_zero(err: np.ndarray) -> int | None:

@@ -141,3 +141,18 @@ def decision_maps(net: Network, cfg: TrainConfig, seeds: list[int], X: np.ndarra
     fig.colorbar(im, ax=axes[0].tolist(), label="output" if lo == 0 else "y1 - y0")
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def conductance_histogram(xbar, path: Path) -> None:
+    """Final conductances of every device (open cells left out), G+ and G- apart."""
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    live = ~xbar.open
+    dev = xbar.cfg.device
+    bins = np.linspace(dev.g_min, dev.g_max, 41) * 1e6
+    ax.hist(xbar.Gp[live] * 1e6, bins=bins, alpha=0.6, label="G+")
+    ax.hist(xbar.Gm[live] * 1e6, bins=bins, alpha=0.6, label="G-")
+    ax.set(xlabel="conductance (uS)", ylabel="devices",
+           title=f"{dev.name}: final conductances ({int(xbar.open.sum())} cells open)")
+    ax.legend()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

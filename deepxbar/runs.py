@@ -132,3 +132,19 @@ def load_run(path: Path) -> LoadedRun:
     if not (np.isfinite(W).all() and np.isfinite(b).all()):
         raise RunError(f"RUN_DIR {path}: weights.npz holds non-finite weights")
     return LoadedRun(path, config, cfg, Network(topo, W, b, alive), seeds)
+
+
+def hardware_dict(hw) -> dict | None:
+    """The crossbar config as JSON (None for software training)."""
+    if hw is None:
+        return None
+    from dataclasses import asdict
+    return {"device": asdict(hw.device), "g0": hw.unit, "line_resistance": hw.line_resistance,
+            "write_verify": hw.write_verify, "drift_time": hw.drift_time}
+
+
+def save_conductances(xbar) -> Callable[[Path], None]:
+    arrays = {"format_version": np.array(FORMAT_VERSION), "Gp": xbar.Gp, "Gm": xbar.Gm,
+              "open": xbar.open, "g0": np.array(xbar.cfg.unit),
+              "device": np.array(xbar.cfg.device.name)}
+    return lambda p: np.savez(p, **arrays)

@@ -89,6 +89,10 @@ def test_one_hot_asym_ep_and_prune(tmp_path, capsys):
     (["--frobnicate"], "frobnicate"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, fragment):
+    assert_refused(tmp_path, args, fragment)
+
+
+def assert_refused(tmp_path, args, fragment):
     out = tmp_path / "never"
     code, stdout, stderr = run_cli("train", *args, "--out", str(out))
     assert code == 2
@@ -148,3 +152,43 @@ def test_malformed_run_folders_refused(tmp_path, xor_run):
         assert len(stderr.strip().splitlines()) == 1 and "RUN_DIR" in stderr, (name, stderr)
     code, _, stderr = run_cli("stability", str(tmp_path / "missing"))
     assert code == 2 and "not a folder" in stderr
+
+
+def test_hardware_training_run_folder_and_monte_carlo(tmp_path, capsys):
+    out = tmp_path / "hw"
+    assert main(["train", "--task", "and", "--device", "ecram", "--seeds", "2", "--epochs", "30",
+                 "--write-verify", "1", "--drift-time", "10", "--out", str(out), "--json", "--quiet"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["device"] == "ecram"
+    names = {p.name for p in out.iterdir()}
+    assert {"conductances.npz", "conductances.png"} <= names
+    with np.load(out / "conductances.npz", allow_pickle=False) as z:
+        assert z["Gp"].shape == (2, 9, 9) and str(z["device"]) == "ecram"
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert "pulses" in rows[0]
+    assert main(["stability", str(out), "--device", "rram", "--trials", "2", "--json"]) == 0
+    mc = json.loads(capsys.readouterr().out)
+    assert 0 <= mc["p_stable"] <= 1 and 0 <= mc["p_gershgorin"] <= 1
+    assert (out / "stability-rram.png").exists()
+
+
+def test_devices_command(tmp_path, capsys):
+    assert main(["devices", "--json"]) == 0
+    presets = json.loads(capsys.readouterr().out)
+    assert {"ideal", "rram", "pcm", "ecram"} <= set(presets)
+    png = tmp_path / "rram.png"
+    assert main(["devices", "--plot", "rram", "--out", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--device", "memristor9000"], "--device"),
+    (["--device", "rram", "--device-set", "g_min=1"], "g_max"),
+    (["--device", "rram", "--device-set", "read_noise=-0.1"], "read_noise"),
+    (["--device", "rram", "--device-set", "stuck_min=1.5"], "stuck_min"),
+    (["--device", "rram", "--device-set", "stuck_min=0.6", "--device-set", "stuck_max=0.6"], "stuck"),
+    (["--device", "rram", "--device-set", "colour=blue"], "--device-set"),
+    (["--line-resistance", "-1"], "line_resistance"),
+])
+def test_bad_device_parameters_refused(tmp_path, args, fragment):
+    assert_refused(tmp_path, args, fragment)

@@ -1,0 +1,94 @@
+"""The crossbar and the controller: invariants of hardware training."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from hw.controller import hardware_rngs, train_on_crossbar
+from hw.crossbar import Crossbar, CrossbarConfig, to_conductances, to_weights
+from hw.devices import IDEAL, PRESETS
+from hw.wires import nodal_solve_full
+from models.topology import Topology
+from models.training import TrainConfig, train
+
+Y_XOR = np.array([[0.0], [1.0], [1.0], [0.0]])
+DEFAULT = TrainConfig(n_hidden=5, gamma=1.0, beta=3.0, eta=300.0, init_std=0.1, drain=True,
+                      weight_decay=1e-3)
+
+
+@pytest.mark.parametrize("cfg", [
+    replace(DEFAULT, epochs=60, prune=True, l1=3e-4, prune_tol=0.05, prune_start=20),
+    TrainConfig(model="asym-ep", eta=1.0, epochs=40),
+    TrainConfig(epochs=40),  # the paper's DEEP
+])
+def test_ideal_hardware_equals_software(xor_x, cfg):
+    t = Topology(3, cfg.n_hidden, 1)
+    seeds = [0, 1, 2]
+    sw, h_sw = train(t, cfg, xor_x, Y_XOR, seeds)
+    xbar, hw, h_hw = train_on_crossbar(t, cfg, xor_x, Y_XOR, seeds, CrossbarConfig())
+    # exact mapping (g_min = 0, g0 a power of two): the same floating-point numbers
+    assert np.abs(hw.W - sw.W).max() <= 1e-12
+    assert np.array_equal(hw.alive, sw.alive)
+    assert np.allclose(h_hw["mse_free"], h_sw["mse_free"], atol=1e-12)
+
+
+def test_mapping_round_trip_is_exact_for_ideal():
+    W = np.random.default_rng(0).normal(0, 3, (4, 4))
+    Gp, Gm = to_conductances(W, IDEAL, CrossbarConfig().unit)
+    assert np.array_equal(to_weights(Gp, Gm, CrossbarConfig().unit), W)
+    Gp, Gm = to_conductances(W, PRESETS["rram"], 1e-6)
+    assert np.allclose(to_weights(Gp, Gm, 1e-6), W, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["rram", "pcm", "ecram"])
+def test_conductances_stay_in_window_stuck_never_change_pruned_stay_zero(xor_x, name):
+    dev = replace(PRESETS[name], stuck_min=0.1, stuck_max=0.1)
+    hw = CrossbarConfig(device=dev, write_verify=1, drift_time=100.0)
+    cfg = replace(DEFAULT, epochs=40, prune=True, l1=1e-3, prune_tol=0.2, prune_start=5)
+    t = Topology(3, 5, 1)
+    xbar, net, hist = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0, 1], hw)
+    live = ~xbar.open
+    for G, inst in ((xbar.Gp, xbar.inst_p), (xbar.Gm, xbar.inst_m)):
+        assert (G[live] >= inst.g_min[live]).all() and (G[live] <= inst.g_max[live]).all()
+        assert (G[xbar.open] == 0).all()  # open cells: both devices at 0 S
+        stuck = (inst.stuck != 0) & live
+        want = np.where(inst.stuck < 0, inst.g_min, inst.g_max)
+        assert np.array_equal(G[stuck], want[stuck])
+    assert (hist["sparsity"][-1] > 0).all()  # pruning happened
+    assert (net.W[xbar.open] == 0).all()
+
+
+def test_pruned_cell_stays_open_through_later_updates(xor_x):
+    cfg = replace(DEFAULT, epochs=30, prune=True, l1=1e-3, prune_tol=0.2, prune_start=2)
+    t = Topology(3, 5, 1)
+    xbar, _, hist = train_on_crossbar(t, cfg, xor_x, Y_XOR, [3], CrossbarConfig(device=PRESETS["ecram"]))
+    # sparsity never decreases: an opened cell is never reprogrammed
+    assert (np.diff(hist["sparsity"][:, 0]) >= 0).all()
+
+
+def test_ir_drop_field_equals_a_direct_nodal_solve():
+    # With wire resistance the field is f = s (Mcol - Mrow)/g0 - gamma s on the free
+    # neurons; check it against solving the whole grid for the same voltages.
+    rng = np.random.default_rng(4)
+    t = Topology(3, 6, 2)
+    W = t.init_weights(rng, 1, 0.8)
+    hw = CrossbarConfig(device=PRESETS["rram"], line_resistance=2.0)
+    xbar = Crossbar.build(hw, t, W, hardware_rngs([0]))
+    field = xbar.field(xbar.Gp, xbar.Gm, "deep", np.zeros((1, t.n)), 3, gamma=0.5)
+    s = rng.random((1, 3, t.n))
+    f = field(s)
+    for b in range(3):
+        V = s[0, b]  # volts, with V_fs = 1 V
+        full = nodal_solve_full(xbar.Gp[0], xbar.Gm[0], t.free_mask(), 2.0, 2.0, V)
+        want = (full["I_col"] - full["I_row"]) / hw.unit - 0.5 * V
+        want[~t.free_mask()] = 0
+        # 1e-10: the effective matrices and the full solve agree to ~1e-13 of the
+        # largest current (tests/unit/test_wires.py); divided by g0 this is ~1e-12
+        assert np.abs(f[0, b] - want).max() < 1e-10 * max(1.0, np.abs(want).max())
+
+
+@pytest.mark.parametrize("bad", [dict(g0=-1.0), dict(line_resistance=-2.0), dict(write_verify=-1),
+                                 dict(drift_time=float("nan"))])
+def test_crossbar_config_validation(bad):
+    with pytest.raises(ValueError):
+        CrossbarConfig(**bad)
