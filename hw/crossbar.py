@@ -203,15 +203,18 @@ class Crossbar:
         for rounds in range(1 + self.cfg.write_verify):
             if rounds:
                 Gp_seen, Gm_seen = self.read(rngs)
-            delta = W_goal - (Gp_seen - Gm_seen) / g0
-            if rounds:
-                delta = np.where(np.abs(delta) > tol, delta, 0.0)
-            delta = np.where(self.open, 0.0, delta)
+            delta = np.where(self.open, 0.0, W_goal - (Gp_seen - Gm_seen) / g0)
+            fix = np.abs(delta) > tol  # verify rounds correct only these cells
             # Changes below one pulse are not lost: they wait in a digital accumulator
-            # (mixed-precision training, Nandakumar et al. 2018) until a pulse is due.
+            # (mixed-precision training, Nandakumar et al. 2018) until a pulse is due. A
+            # verify round measures the whole remaining error of a cell it corrects, so
+            # that error replaces what the cell had pending.
             for G, seen_G, inst, pend, sign in ((self.Gp, Gp_seen, self.inst_p, self.pending_p, 1.0),
                                                 (self.Gm, Gm_seen, self.inst_m, self.pending_m, -1.0)):
-                pend += sign * g0 * delta / 2
+                if rounds:
+                    pend[fix] = sign * g0 * delta[fix] / 2
+                else:
+                    pend += sign * g0 * delta / 2
                 for k, r in enumerate(rngs):
                     i = _at(inst, k)
                     n = np.where(self.open[k], 0, devices.pulses_for(pend[k], seen_G[k], i, dev))
