@@ -152,7 +152,7 @@ def conductance_histogram(xbar, path: Path) -> None:
     ax.hist(xbar.Gp[live] * 1e6, bins=bins, alpha=0.6, label="G+")
     ax.hist(xbar.Gm[live] * 1e6, bins=bins, alpha=0.6, label="G-")
     ax.set(xlabel="conductance (uS)", ylabel="devices",
-           title=f"{dev.name}: final conductances ({int(xbar.open.sum())} cells open)")
+           title=f"{dev.name}: final conductances ({int(xbar.open.sum())} open cells: no connection or pruned)")
     ax.legend()
     fig.savefig(path, dpi=100)
     plt.close(fig)
