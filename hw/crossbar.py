@@ -11,7 +11,7 @@ by pruning (both devices at 0 S, an open cell, for good).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -30,7 +30,9 @@ class CrossbarConfig:
     ``g0`` (S) is the unit conductance (``W = (Gp - Gm)/g0``), so weights up to
     ``w_max = (g_max - g_min)/g0`` fit; ``line_resistance`` (ohm) per wire segment of
     rows and columns; ``write_verify`` read-back-and-correct rounds after each update;
-    ``drift_time`` (s after programming) at which reads happen (None: no drift).
+    ``drift_time`` (s after programming) at which reads happen (None: no drift);
+    ``reads`` reads averaged per measurement; ``deadband`` in standard deviations of a
+    measured weight (at least one pulse): smaller errors are not chased.
     """
 
     device: DeviceConfig = IDEAL
@@ -38,6 +40,8 @@ class CrossbarConfig:
     line_resistance: float = 0.0
     write_verify: int = 0
     drift_time: float | None = None
+    reads: int = 8  # reads averaged per measurement
+    deadband: float = 8.0  # cells whose error is below this many read-noise deviations are left alone
 
     def __post_init__(self) -> None:
         if self.g0 is not None and not (math.isfinite(self.g0) and self.g0 > 0):
@@ -48,6 +52,10 @@ class CrossbarConfig:
             raise ValueError(f"write_verify = {self.write_verify!r} is invalid: must be an integer >= 0")
         if self.drift_time is not None and not (math.isfinite(self.drift_time) and self.drift_time >= 0):
             raise ValueError(f"drift_time = {self.drift_time!r} is invalid: must be finite and >= 0 s")
+        if not (isinstance(self.reads, int) and self.reads >= 1):
+            raise ValueError(f"reads = {self.reads!r} is invalid: must be an integer >= 1")
+        if not (math.isfinite(self.deadband) and self.deadband >= 0):
+            raise ValueError(f"deadband = {self.deadband!r} is invalid: must be finite and >= 0")
 
     @property
     def unit(self) -> float:
@@ -60,6 +68,15 @@ class CrossbarConfig:
     @property
     def w_max(self) -> float:
         return self.device.g_range / self.unit
+
+    @property
+    def w_tolerance(self) -> float:
+        """Errors (weight units) the controller leaves alone: ``deadband`` standard
+        deviations of a measured weight (two devices, ``reads`` reads at mid-window), and
+        at least one pulse."""
+        dev = self.device
+        sigma = dev.read_noise * (dev.g_min + dev.g_range / 2) * math.sqrt(2 / self.reads)
+        return max(dev.dw_min * dev.g_range, self.deadband * sigma) / self.unit
 
 
 def to_conductances(W: np.ndarray, device: DeviceConfig, g0: float) -> tuple[np.ndarray, np.ndarray]:
@@ -104,9 +121,8 @@ class Crossbar:
     inst_p: DeviceInstances
     inst_m: DeviceInstances
     open: np.ndarray  # (K, N, N) bool: cells switched off (no connection, or pruned)
-    pulses: np.ndarray = field(default=None)  # (K,) pulses applied by the last update
-    pending_p: np.ndarray = field(default=None)  # (K, N, N) S: change owed to each device,
-    pending_m: np.ndarray = field(default=None)  # less than a pulse so far
+    est_p: DeviceInstances | None = None  # each device's window as calibrated by the
+    est_m: DeviceInstances | None = None  # controller (pulsed devices only)
 
     @classmethod
     def build(cls, cfg: CrossbarConfig, topology: Topology, W: np.ndarray,
@@ -119,9 +135,30 @@ class Crossbar:
         zeros = np.zeros((K, n, n))
         xbar = cls(cfg, topology, zeros, zeros.copy(), _stack([p for p, _ in insts]),
                    _stack([m for _, m in insts]), ~np.broadcast_to(topology.mask(), (K, n, n)))
+        if not _exact(cfg.device):
+            xbar.est_p, xbar.est_m = xbar._calibrate(rngs)
         xbar.Gp, xbar.Gm = xbar._write(W, rngs)
-        xbar.pending_p, xbar.pending_m = zeros.copy(), zeros.copy()
         return xbar
+
+    def _calibrate(self, rngs) -> tuple[DeviceInstances, DeviceInstances]:
+        """Estimate every device's own window the only way a controller can: pulse it
+        to its top, average reads (the bottom is taken as nominal). Without this the
+        nominal inversion pulls each weight toward the middle of its devices' own
+        windows (soft bounds), a random offset of up to ~1 weight unit with RRAM."""
+        dev = self.cfg.device
+        n_up = int(min(20_000, math.ceil((16 if dev.response == "soft-bounds" else 2) / dev.dw_min)))
+        est = []
+        for inst in (self.inst_p, self.inst_m):
+            tops = []
+            for k, r in enumerate(rngs):
+                i = _at(inst, k)
+                g = devices.pulse(np.full(i.shape, dev.g_min), np.full(i.shape, n_up), i, dev, r)
+                tops.append(np.mean([devices.read(g, i, dev, r) for _ in range(10)], axis=0))
+            top = np.maximum(np.stack(tops), dev.g_min + 0.05 * dev.g_range)
+            shape = top.shape
+            est.append(DeviceInstances(np.full(shape, dev.g_min), top, np.ones(shape), np.zeros(shape),
+                                       np.zeros(shape, dtype=np.int8)))
+        return est[0], est[1]
 
     def _targets(self, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         w = np.clip(W, -self.cfg.w_max, self.cfg.w_max)
@@ -140,7 +177,8 @@ class Crossbar:
         return np.where(self.open, 0.0, to_weights(self.Gp, self.Gm, self.cfg.unit))
 
     def read(self, rngs: list[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
-        """One read of every device: drift to ``drift_time``, faults, read noise."""
+        """A measurement of every device: ``reads`` reads averaged (drift to
+        ``drift_time``, faults, read noise)."""
         dev, t = self.cfg.device, self.cfg.drift_time
         out = []
         for G, inst in ((self.Gp, self.inst_p), (self.Gm, self.inst_m)):
@@ -149,7 +187,8 @@ class Crossbar:
                 g, i = G[k], _at(inst, k)
                 if t is not None:
                     g = devices.drift(g, t, i, dev)
-                reads.append(devices.read(g, i, dev, r))
+                n = self.cfg.reads if dev.read_noise > 0 else 1  # noiseless: one read, exact
+                reads.append(np.mean([devices.read(g, i, dev, r) for _ in range(n)], axis=0))
             out.append(np.where(self.open, 0.0, np.stack(reads)))
         return out[0], out[1]
 
@@ -176,65 +215,42 @@ class Crossbar:
             return AffineField(Mcol - Mrow, np.full((K, batch, N), float(gamma)), np.zeros((K, batch, N)), free)
         return AffineField(Mcol, np.ones((K, batch, N)), np.broadcast_to(b[:, None, :], (K, batch, N)).copy(), free)
 
-    def update(self, W_target: np.ndarray, alive: np.ndarray, seen: tuple[np.ndarray, np.ndarray],
-               rngs: list[np.random.Generator]) -> np.ndarray:
-        """Program the change toward ``W_target``; cells not ``alive`` any more are
-        switched off for good. Returns the pulses applied per network (K,).
+    def drive(self, W_goal: np.ndarray, alive: np.ndarray, seen: tuple[np.ndarray, np.ndarray],
+              rngs: list[np.random.Generator]) -> np.ndarray:
+        """Program the pairs toward ``W_goal``; cells not ``alive`` any more are switched
+        off for good. Returns the pulses applied per network (K,).
 
-        An exact device is written to ``to_conductances(W_target)``. A pulsed device gets
-        the change seen from the last reads ``seen = (Gp, Gm)`` (the controller knows the
-        devices only by reading them), half on each device of the pair in opposite
-        directions, as the pulse counts that invert the nominal response; then
-        ``write_verify`` rounds read back and correct the cells still off by more than
-        one pulse or three read-noise deviations.
+        An exact device is written to ``to_conductances(W_goal)``. A pulsed device: the
+        controller knows it only through measurements (``seen = (Gp, Gm)``, then fresh
+        ones in the ``write_verify`` rounds); every cell whose measured weight is off by
+        more than ``w_tolerance`` gets half of the correction on each device, as the
+        pulse counts that invert the device's calibrated response.
         """
         self.open = self.open | ~alive
         dev, g0 = self.cfg.device, self.cfg.unit
         if _exact(dev):
-            tp, tm = self._targets(W_target)
+            tp, tm = self._targets(W_goal)
             pulses = (np.abs(tp - self.Gp) + np.abs(tm - self.Gm)) / (dev.dw_min * dev.g_range)
             self.Gp, self.Gm = np.where(self.open, 0.0, tp), np.where(self.open, 0.0, tm)
             return np.where(self.open, 0.0, np.rint(pulses)).sum((-1, -2))
-        W_goal = np.clip(W_target, -self.cfg.w_max, self.cfg.w_max)
-        tol = max(dev.dw_min * dev.g_range, 3 * dev.read_noise * (dev.g_min + dev.g_range / 2) * np.sqrt(2)) / g0
+        goal = np.clip(W_goal, -self.cfg.w_max, self.cfg.w_max)
         total = np.zeros(len(rngs))
         Gp_seen, Gm_seen = seen
-        nominal = replace(dev, c2c_noise=0.0, d2d_range=0.0, d2d_step=0.0, stuck_min=0.0, stuck_max=0.0)
         for rounds in range(1 + self.cfg.write_verify):
             if rounds:
                 Gp_seen, Gm_seen = self.read(rngs)
-            delta = np.where(self.open, 0.0, W_goal - (Gp_seen - Gm_seen) / g0)
-            fix = np.abs(delta) > tol  # verify rounds correct only these cells
-            # Changes below one pulse are not lost: they wait in a digital accumulator
-            # (mixed-precision training, Nandakumar et al. 2018) until a pulse is due. A
-            # verify round measures the whole remaining error of a cell it corrects, so
-            # that error replaces what the cell had pending.
-            for G, seen_G, inst, pend, sign in ((self.Gp, Gp_seen, self.inst_p, self.pending_p, 1.0),
-                                                (self.Gm, Gm_seen, self.inst_m, self.pending_m, -1.0)):
-                if rounds:
-                    pend[fix] = sign * g0 * delta[fix] / 2
-                else:
-                    pend += sign * g0 * delta / 2
+            delta = goal - (Gp_seen - Gm_seen) / g0
+            delta = np.where(self.open | (np.abs(delta) <= self.cfg.w_tolerance), 0.0, delta)
+            for G, seen_G, inst, est, sign in ((self.Gp, Gp_seen, self.inst_p, self.est_p, 1.0),
+                                               (self.Gm, Gm_seen, self.inst_m, self.est_m, -1.0)):
                 for k, r in enumerate(rngs):
-                    i = _at(inst, k)
-                    n = np.where(self.open[k], 0, devices.pulses_for(pend[k], seen_G[k], i, dev))
-                    start = np.clip(seen_G[k], dev.g_min, dev.g_max)
-                    expected = devices.pulse(start, n, _nominal(start.shape, dev), nominal, r) - start
-                    pend[k] -= expected
-                    G[k] = devices.pulse(G[k], n, i, dev, r)
+                    n = devices.pulses_for(sign * g0 * delta[k] / 2, seen_G[k], _at(est, k), dev,
+                                           calibrated=True)
+                    G[k] = devices.pulse(G[k], n, _at(inst, k), dev, r)
                     total[k] += np.abs(n).sum()
             self.Gp = np.where(self.open, 0.0, self.Gp)
             self.Gm = np.where(self.open, 0.0, self.Gm)
-            self.pending_p[self.open] = 0.0
-            self.pending_m[self.open] = 0.0
-        self.pulses = total
         return total
-
-
-def _nominal(shape: tuple[int, ...], dev: DeviceConfig) -> DeviceInstances:
-    """The nominal device: no variation, no fault (what the controller assumes)."""
-    return DeviceInstances(np.full(shape, dev.g_min), np.full(shape, dev.g_max), np.ones(shape),
-                           np.zeros(shape), np.zeros(shape, dtype=np.int8))
 
 
 def _at(inst: DeviceInstances, k: int) -> DeviceInstances:

@@ -92,3 +92,13 @@ def test_ir_drop_field_equals_a_direct_nodal_solve():
 def test_crossbar_config_validation(bad):
     with pytest.raises(ValueError):
         CrossbarConfig(**bad)
+
+
+def test_ideal_hardware_equals_software_over_a_long_pruned_run(xor_x):
+    # 700 epochs with the default pruning schedule: long enough for any rounding
+    # difference in the reads to grow into a different network
+    cfg = replace(DEFAULT, epochs=700, prune=True, l1=3e-4, prune_tol=0.03, prune_start=400, prune_stop=600)
+    t = Topology(3, 5, 1)
+    sw, _ = train(t, cfg, xor_x, Y_XOR, [0, 1])
+    _, hw, _ = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0, 1], CrossbarConfig())
+    assert np.abs(hw.W - sw.W).max() <= 1e-12
