@@ -20,6 +20,7 @@ from deepxbar.tasks import make_task
 from hw.crossbar import CrossbarConfig
 from hw.devices import PRESETS
 from hw.montecarlo import monte_carlo
+from hw.wires import effective_matrices
 
 
 def main() -> None:
@@ -49,6 +50,16 @@ def main() -> None:
         cells.append(f"{mc['stable'].mean():.2f}")
         cells.append(f"{mc['accuracy'].mean():.2f}")
         print(f"| {name} | " + " | ".join(cells) + f" | {time.perf_counter() - start:.0f} |", flush=True)
+    print("\nwire resistance: effective matrices of a 64-neuron crossbar (128 rows x 61 columns)")
+    rng = np.random.default_rng(0)
+    n = 64
+    receiving = np.ones(n, dtype=bool)
+    receiving[:3] = False
+    Gp, Gm = rng.uniform(1e-6, 4e-5, (2, n, n))
+    for r in (0.0, 1.0, 10.0):
+        t0 = time.perf_counter()
+        effective_matrices(Gp, Gm, receiving, r, r)
+        print(f"  {r:>4} ohm per segment: {time.perf_counter() - t0:.3f} s (ngspice .op of the same circuit: 11-16 s)")
 
 
 if __name__ == "__main__":

@@ -102,3 +102,29 @@ def test_ideal_hardware_equals_software_over_a_long_pruned_run(xor_x):
     sw, _ = train(t, cfg, xor_x, Y_XOR, [0, 1])
     _, hw, _ = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0, 1], CrossbarConfig())
     assert np.abs(hw.W - sw.W).max() <= 1e-12
+
+
+def test_controller_uses_the_engine_it_is_handed(xor_x):
+    from models.training import numpy_engine
+    cfg = TrainConfig(epochs=5, solver="reference", t1=200, t2=200)
+    t = Topology(3, 5, 1)
+    calls = []
+
+    def engine(field, s0, **kw):
+        calls.append(kw["steps"])
+        return numpy_engine(cfg)(field, s0, **kw)
+
+    _, hw, _ = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0], CrossbarConfig(), engine=engine)
+    sw, _ = train(t, cfg, xor_x, Y_XOR, [0])
+    assert calls == [200, 200] * 5
+    assert np.abs(hw.W - sw.W).max() <= 1e-12
+
+
+def test_training_with_wire_resistance_runs_and_differs_from_no_wires(xor_x):
+    cfg = replace(DEFAULT, epochs=20)
+    t = Topology(3, 5, 1)
+    _, a, _ = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0], CrossbarConfig(device=PRESETS["ecram"]))
+    _, b, h = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0],
+                                CrossbarConfig(device=PRESETS["ecram"], line_resistance=50.0))
+    assert np.isfinite(b.W).all() and np.isfinite(h["mse_free"]).all()
+    assert np.abs(a.W - b.W).max() > 0  # the IR drop changes the dynamics, hence the training
