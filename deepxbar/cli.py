@@ -23,6 +23,17 @@ from .hardware import add_device_options, cmd_devices, crossbar_config
 from .tasks import TASKS, make_task
 
 
+ENGINES = ("numpy", "brian2")
+
+
+def make_engine(name: str, cfg):
+    """The engine that settles the phases (None: the models/ solver of ``cfg``)."""
+    if name == "brian2":
+        from circuits.brian import Brian2Engine
+        return Brian2Engine(dt=cfg.dt)
+    return None
+
+
 class UsageError(Exception):
     """Bad input: printed as one line, exit code 2."""
 
@@ -59,6 +70,10 @@ def _add_train(sub) -> None:
     p.add_argument("--solver", choices=SOLVERS, default="fast",
                    help="reference = the paper's fixed-step Euler (T1, T2 steps); fast = same Euler map "
                    "stopped on the projected residual, compiled (default)")
+    p.add_argument("--engine", choices=ENGINES, default="numpy",
+                   help="what settles the phases: numpy (the models/ solver, default) or brian2 "
+                   "(the behavioural circuit model in physical units; fixed T1/T2 steps, as the "
+                   "reference solver)")
     p.add_argument("--hidden", type=_number(int, 1), help="hidden neurons (>= 1; default: from --config)")
     p.add_argument("--architecture", choices=ARCHITECTURES,
                    help="complete (every pair but self-loops and into inputs; default) or layered")
@@ -143,14 +158,16 @@ def cmd_train(args) -> int:
     out = args.out or Path("runs") / f"{args.task}-{args.model}{'-onehot' if args.one_hot else ''}-{args.config}-{time.strftime('%Y%m%d-%H%M%S')}"
     runs.check_writable(out)
 
-    exp = experiment.run(task, cfg, seeds, progress=not (args.quiet or args.json), hw=hw)
+    exp = experiment.run(task, cfg, seeds, progress=not (args.quiet or args.json), hw=hw,
+                         engine=make_engine(args.engine, cfg))
     summary = experiment.summary(exp, args.model, args.config)
     summary["run_dir"] = str(out)
     summary["device"] = hw.device.name if hw else "software (= ideal)"
+    summary["engine"] = args.engine
     config = {"format_version": runs.FORMAT_VERSION, "deepxbar_version": __version__,
               "task": args.task, "one_hot": args.one_hot, "bias_input": pre.bias_input,
               "model": args.model, "config": args.config, "seeds": seeds, "train": cfg.to_dict(),
-              "hardware": runs.hardware_dict(hw)}
+              "hardware": runs.hardware_dict(hw), "engine": args.engine}
     title = f"{args.task} {args.model} ({args.config} config, {args.solver} solver)"
     writers = {
         "config.json": runs.save_json(config),
@@ -176,8 +193,9 @@ def cmd_train(args) -> int:
 
 
 def _print_train_summary(s: dict) -> None:
+    settled_by = f"solver {s['solver']}" if s.get("engine", "numpy") == "numpy" else f"engine {s['engine']}"
     print(f"{s['task']} / {s['model']}{' one-hot' if s['one_hot'] else ''} / config {s['config']} / "
-          f"solver {s['solver']}: success {s['success_rate']:.0%} of {len(s['seeds'])} seeds, "
+          f"{settled_by} / device {s['device']}: success {s['success_rate']:.0%} of {len(s['seeds'])} seeds, "
           f"stable {s['stable_rate']:.0%}, {s['wall_seconds']:.2f} s training")
     print(f"{'seed':>5} {'success':>8} {'error':>6} {'epochs->0':>9} {'margin':>7} {'stable':>7} "
           f"{'gershgorin':>10} {'sparsity':>8}")

@@ -36,8 +36,9 @@ class Experiment:
 
 
 def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
-        hw: CrossbarConfig | None = None) -> Experiment:
-    """Train (in software, or on crossbars when ``hw`` is given), then judge."""
+        hw: CrossbarConfig | None = None, engine=None) -> Experiment:
+    """Train (in software, or on crossbars when ``hw`` is given) with ``engine``
+    settling the phases (default: the models/ solver), then judge."""
     topo = Topology(task.n_in, cfg.n_hidden, task.n_out, cfg.architecture)
     start = time.perf_counter()
     with tqdm(total=cfg.epochs, desc=f"train {task.name} x{len(seeds)} seeds", unit="epoch",
@@ -49,9 +50,10 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
 
         xbar = None
         if hw is None:
-            net, hist = train(topo, cfg, task.X, task.Y, seeds, on_epoch=tick)
+            net, hist = train(topo, cfg, task.X, task.Y, seeds, on_epoch=tick, engine=engine)
         else:
-            xbar, net, hist = train_on_crossbar(topo, cfg, task.X, task.Y, seeds, hw, on_epoch=tick)
+            xbar, net, hist = train_on_crossbar(topo, cfg, task.X, task.Y, seeds, hw, engine=engine,
+                                                on_epoch=tick)
     wall = time.perf_counter() - start
     ev = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS)
     stab = stability_report(net, cfg, task.X, seeds, REPEATS)
