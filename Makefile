@@ -6,7 +6,13 @@ PY := $(VENV)/bin/python
 
 setup: $(VENV)/.installed
 
+# ngspice from Debian (circuits/ runs `ngspice -b`); needs root, as on the CI machines
+NGSPICE := $(shell command -v ngspice)
+
 $(VENV)/.installed: pyproject.toml
+ifeq ($(NGSPICE),)
+	apt-get install -y -qq ngspice libngspice0 || (apt-get update -qq && apt-get install -y -qq ngspice libngspice0)
+endif
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"

@@ -119,6 +119,28 @@ def _add_devices(sub) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _add_spice(sub) -> None:
+    p = sub.add_parser("export-spice", help="write a trained network as a standalone ngspice deck",
+                       description="A trained network as a deck that `ngspice -b FILE` runs as it is; "
+                       "the printed node voltages n0..nN-1 are the neuron states (V_fs = 1 V, "
+                       "tau = C/g0, 200 tau of transient from the phase's start state).")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.cir")
+    p.add_argument("--style", choices=("behavioural", "crossbar"), default="behavioural",
+                   help="one VCCS per connection (default) or device level: a resistor per device")
+    p.add_argument("--phase", choices=("free", "nudged"), default="free")
+    p.add_argument("--sample", type=_number(int, 0), default=0, help="which pattern (default 0)")
+    p.add_argument("--seed", type=int, help="which network of the run (default: its first seed)")
+    p.add_argument("--line-resistance", type=_number(float, 0.0), default=0.0, metavar="OHMS",
+                   help="wire resistance per segment, crossbar style (default 0)")
+    p = sub.add_parser("verify", help="settle a run with numpy, Brian2 and ngspice and compare",
+                       description="Every network and sample, both phases, settled by each engine; "
+                       "prints the largest difference from numpy in units of V_fs.")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--engines", default="numpy,brian2,spice", help="comma-separated (default: all three)")
+    p.add_argument("--json", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="deepxbar", description="DEEP networks on simulated analog crossbars.")
     parser.add_argument("--version", action="version", version=f"deepxbar {__version__}")
@@ -126,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_stability(sub)
     _add_devices(sub)
+    _add_spice(sub)
     return parser
 
 
@@ -298,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        handler = {"train": cmd_train, "stability": cmd_stability, "devices": cmd_devices}[args.command]
+        from .spice import cmd_export, cmd_verify
+
+        handler = {"train": cmd_train, "stability": cmd_stability, "devices": cmd_devices,
+                   "export-spice": cmd_export, "verify": cmd_verify}[args.command]
         return handler(args)
     except (UsageError, RunError) as e:
         msg = str(e)

@@ -207,3 +207,64 @@ def test_train_with_the_brian2_engine(tmp_path, capsys):
     capsys.readouterr()
     with np.load(out / "weights.npz") as a, np.load(ref / "weights.npz") as b:
         assert np.abs(a["W"] - b["W"]).max() < 1e-9  # Brian2 vs NumPy Euler: ~1e-15 observed
+
+
+def _measured_states(stdout: str) -> dict[int, float]:
+    import re
+    return {int(m.group(1)): float(m.group(2))
+            for m in re.finditer(r"^s(\d+)\s*=\s*([-+0-9.eE]+)", stdout, re.M)}
+
+
+@pytest.mark.spice
+@pytest.mark.parametrize("style, phase", [("behavioural", "free"), ("behavioural", "nudged"),
+                                          ("crossbar", "free"), ("crossbar", "nudged")])
+def test_exported_deck_runs_in_ngspice_and_prints_the_states(xor_run, tmp_path, style, phase):
+    from deepxbar.runs import load_run
+    from deepxbar.spice import _phase
+    from models.settle import settle
+    src, _ = xor_run
+    deck = tmp_path / "net.cir"
+    code, _, stderr = run_cli("export-spice", str(src), "-o", str(deck), "--style", style,
+                              "--phase", phase, "--sample", "2")
+    assert code == 0, stderr
+    text = deck.read_text()
+    assert text.rstrip().endswith(".end") and ".tran" in text
+    p = subprocess.run(["ngspice", "-b", str(deck)], capture_output=True, text=True, timeout=120)
+    states = _measured_states(p.stdout)
+    assert sorted(states) == list(range(9)), p.stdout[-2000:]
+    run = load_run(src)
+    _, field, s0 = _phase(run, phase)
+    want = settle(field, s0, solver="fast", tol=1e-12).s[0, 2]
+    got = np.clip([states[j] for j in range(9)], 0, 1)
+    # the clamps hold a rail to |f| / 1e8; the transient ends within 1e-6 of equilibrium
+    assert np.abs(got - want).max() < 1e-4
+
+
+@pytest.mark.spice
+def test_hostile_names_never_reach_the_netlist(xor_run, tmp_path):
+    import shutil
+    src, _ = xor_run
+    evil = tmp_path / "x\n.control\nshell touch PWNED\n.endc"
+    shutil.copytree(src, evil)
+    deck = tmp_path / "evil.cir"
+    code, _, stderr = run_cli("export-spice", str(evil), "-o", str(deck))
+    assert code == 0, stderr
+    lines = deck.read_text().lower().splitlines()
+    # the user's text survives only inside the title line (line 1, never parsed),
+    # stripped of newlines: no line can start a .control block or a shell command
+    assert "pwned" in lines[0]
+    assert not any(line.lstrip().startswith((".control", ".endc", "shell")) for line in lines)
+    assert all("pwned" not in line for line in lines[1:])
+    subprocess.run(["ngspice", "-b", str(deck)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.spice
+def test_verify_three_engines_agree(xor_run, capsys):
+    src, _ = xor_run
+    assert main(["verify", str(src), "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)
+    for phase in ("free", "nudged"):
+        row = v["phases"][phase]
+        assert row["brian2"] < 1e-9  # same Euler map in physical units
+        assert row["spice"] < 1e-4  # continuous time with clamps vs the Euler equilibrium

@@ -1,0 +1,372 @@
+"""SPICE decks of DEEP networks, written as plain netlist text (no PySpice objects).
+
+Two realisations of one sample's dynamics, both complete standalone decks (title line,
+elements, ``.options``, ``.save``, analysis, ``.end``) that ``ngspice -b -r out.raw
+deck.cir`` runs as they are. Neuron ``j`` is node ``n{j}`` at ``V_j = v_fs * s_j``;
+non-input neurons integrate on a capacitor ``C`` to ground, inputs are voltage sources.
+``tau = C / g0`` is the unit of model time: ``t_stop`` and ``t_step`` are given in
+units of tau (model time) and written in seconds (``t * tau``).
+
+* ``behavioural_deck``: the ``AffineField`` of one sample, ``f(s) = s A - d s + c``,
+  as ``C dV_j/dt = g0 (sum_i A[i,j] V_i - d_j V_j + c_j v_fs)``: one VCCS (G element) per
+  nonzero ``A[i, j]`` into a non-input ``j``, one VCCS for ``d_j``, one current source
+  for ``c_j``.
+* ``crossbar_deck``: the device-level crossbar of ``hw/wires.py``: one resistor per
+  device, rows interleaved ``[+0, -0, +1, -1, ...]``, each row driven by a VCVS (E) at
+  ``+V_i`` / ``-V_i`` through a 0 V source that senses the driver current, columns of
+  the receiving neurons ending in 0 V sources (exact virtual grounds and current
+  sensors), CCCS (F) elements feeding each column current into its neuron and drawing
+  each neuron's own row-driver currents out of it, the leak ``gamma g0`` as a resistor
+  to ground, the nudge ``beta g0`` as a resistor to a target source, optional wire
+  resistance per segment (row: driver to cell 0, then between cells; column: between
+  cells, then the last row to the virtual ground).
+
+The clip to ``[0, v_fs]`` (the projected dynamics of ``models.settle``)
+------------------------------------------------------------------------
+Each non-input neuron gets a stiff, ideal-diode-like clamp, one B source::
+
+    I(n_j -> 0) = G_c * (uramp(V_j - v_fs) - uramp(-V_j)),      G_c = clamp_gain * g0
+
+Inside the rails it carries nothing, so the dynamics are exactly the affine ones; past
+a rail it is a conductance ``clamp_gain`` times stronger than the unit weight, so a
+neuron pushed outward by a current ``g0 f`` sits ``f / clamp_gain`` (in units of v_fs)
+beyond the rail (1e-8 for ``clamp_gain = 1e8`` and ``|f| <= 1``), and is released as soon
+as the push turns inward. This is the penalty form of the projection: it converges to
+the projected dynamics as ``clamp_gain -> inf``, has the same equilibria up to
+``O(|f| / clamp_gain)``, and needs no access to a neuron's total current (which the
+crossbar deck spreads over several F elements). The clamp's time constant is
+``tau / clamp_gain``: stiff, hence ``method=gear`` (trapezoidal integration rings on it).
+
+Names: every node and element name is generated from indices; the only free text, the
+title, is sanitised (``[A-Za-z0-9 _.-]`` kept, no newline, never starting with ``.``
+or ``*``). The decks contain no ``.control`` block.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.dynamics import AffineField, projected_residual
+
+from .ngspice import NgspiceError, run_ngspice
+
+DEFAULT_OPTIONS = "method=gear reltol=1e-6 abstol=1e-15 vntol=1e-9"
+ANALYSES = ("tran", "op")
+
+
+# --------------------------------------------------------------------------- helpers
+def sanitise(text: object, default: str = "deepxbar deck", max_len: int = 80) -> str:
+    """User text safe for a title line: only ``[A-Za-z0-9 _.-]``, one line, never
+    starting with ``.``, ``*`` or ``-``; ``default`` if nothing is left."""
+    s = re.sub(r"[^A-Za-z0-9 _.\-]", "", str(text))
+    s = s.lstrip(" .*-")[:max_len].rstrip()
+    return s or default
+
+
+def _num(x: float) -> str:
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"non-finite value {x!r} in a netlist")
+    return f"{x:.17g}"
+
+
+def _positive(name: str, x: float) -> float:
+    x = float(x)
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{name} must be finite and > 0, got {x!r}")
+    return x
+
+
+def _vec(name: str, x, n: int) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if x.shape != (n,) or not np.isfinite(x).all():
+        raise ValueError(f"{name} must be finite of shape ({n},), got shape {x.shape}")
+    return x
+
+
+def _mask(name: str, m, n: int) -> np.ndarray:
+    m = np.asarray(m)
+    if m.dtype != bool or m.shape != (n,):
+        raise ValueError(f"{name} must be a boolean mask of shape ({n},)")
+    return m
+
+
+def _tail(lines: list[str], free: np.ndarray, s0: np.ndarray, N: int, v_fs: float, C: float,
+          g0: float, clamps: bool, clamp_gain: float, analysis: str, t_stop: float, t_step: float,
+          t_max: float | None, options: str) -> list[str]:
+    """Capacitors, initial conditions, clamps, options, saves, analysis, .end."""
+    if analysis not in ANALYSES:
+        raise ValueError(f"analysis must be one of {ANALYSES}, got {analysis!r}")
+    if not re.fullmatch(r"[A-Za-z0-9 _.=+\-]*", options):
+        raise ValueError(f"options {options!r}: only [A-Za-z0-9 _.=+-] allowed")
+    tau = C / g0
+    idx = np.flatnonzero(free)
+    lines.append("* neuron integrators")
+    for j in idx:
+        lines.append(f"C{j} n{j} 0 {_num(C)} IC={_num(v_fs * s0[j])}")
+    if clamps:
+        gc = _num(_positive("clamp_gain", clamp_gain) * g0)
+        lines.append(f"* rail clamps at 0 and {_num(v_fs)} V: I = G_c (uramp(V - v_fs) - uramp(-V))")
+        for j in idx:
+            lines.append(f"BK{j} n{j} 0 I = {gc} * (uramp(V(n{j}) - {_num(v_fs)}) - uramp(-V(n{j})))")
+    if options:
+        lines.append(f".options {options}")
+    lines.append(".save " + " ".join(f"v(n{j})" for j in range(N)))
+    if analysis == "tran":
+        t_stop, t_step = _positive("t_stop", t_stop), _positive("t_step", t_step)
+        t_max = t_step if t_max is None else _positive("t_max", t_max)
+        if idx.size:
+            lines.append(".ic " + " ".join(f"v(n{j})={_num(v_fs * s0[j])}" for j in idx))
+        lines.append(f".tran {_num(t_step * tau)} {_num(t_stop * tau)} 0 {_num(t_max * tau)} uic")
+    else:
+        lines.append(".op")
+    lines.append(".end")
+    return lines
+
+
+# --------------------------------------------------------------------------- decks
+def behavioural_deck(A, d, c, s0, inputs_mask, v_fs: float = 1.0, C: float = 1e-9, g0: float = 1e-6,
+                     t_stop: float = 200.0, t_step: float = 0.5, title: str = "deepxbar behavioural",
+                     *, clamps: bool = True, clamp_gain: float = 1e8, analysis: str = "tran",
+                     t_max: float | None = None, options: str = DEFAULT_OPTIONS) -> str:
+    """One sample's ``AffineField`` as VCCS elements; see the module docstring.
+
+    ``A`` (N, N), ``d`` (N,), ``c`` (N,) of one sample, ``s0`` (N,) initial states (the
+    inputs' values clamp them), ``inputs_mask`` (N,) bool. ``t_stop``, ``t_step``,
+    ``t_max`` (maximum internal step, default ``t_step``) in units of ``tau = C / g0``.
+    ``analysis="op"`` writes a DC operating point instead (capacitors open).
+    """
+    A = np.asarray(A, dtype=float)
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or not np.isfinite(A).all():
+        raise ValueError(f"A must be a finite square matrix, got shape {A.shape}")
+    N = A.shape[0]
+    d, c, s0 = _vec("d", d, N), _vec("c", c, N), _vec("s0", s0, N)
+    inputs = _mask("inputs_mask", inputs_mask, N)
+    v_fs, C, g0 = _positive("v_fs", v_fs), _positive("C", C), _positive("g0", g0)
+    free = ~inputs
+    lines = [sanitise(title, "deepxbar behavioural"),
+             f"* behavioural DEEP network: N={N}, tau=C/g0={_num(C / g0)} s, v_fs={_num(v_fs)} V",
+             "* inputs (clamped)"]
+    for i in np.flatnonzero(inputs):
+        lines.append(f"VI{i} n{i} 0 DC {_num(v_fs * s0[i])}")
+    lines.append("* C dV_j/dt = g0 (sum_i A[i,j] V_i - d_j V_j + c_j v_fs)")
+    for j in np.flatnonzero(free):
+        for i in range(N):
+            if A[i, j] != 0.0:
+                lines.append(f"GA{i}_{j} 0 n{j} n{i} 0 {_num(g0 * A[i, j])}")
+        if d[j] != 0.0:
+            lines.append(f"GD{j} n{j} 0 n{j} 0 {_num(g0 * d[j])}")
+        if c[j] != 0.0:
+            lines.append(f"IB{j} 0 n{j} DC {_num(g0 * c[j] * v_fs)}")
+    deck = _tail(lines, free, s0, N, v_fs, C, g0, clamps, clamp_gain, analysis, t_stop, t_step, t_max,
+                 options)
+    return "\n".join(deck) + "\n"
+
+
+def _wires(line_resistance) -> tuple[float, float]:
+    if np.ndim(line_resistance) == 0:
+        r_row = r_col = float(line_resistance)
+    else:
+        r_row, r_col = (float(x) for x in line_resistance)
+    for name, r in (("r_row", r_row), ("r_col", r_col)):
+        if not (math.isfinite(r) and r >= 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {r!r}")
+    return r_row, r_col
+
+
+def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0, *,
+                  g0: float = 1e-6, v_fs: float = 1.0, C: float = 1e-9, beta: float = 0.0,
+                  targets=None, outputs=None, t_stop: float = 200.0, t_step: float = 0.5,
+                  title: str = "deepxbar crossbar", clamps: bool = True, clamp_gain: float = 1e8,
+                  analysis: str = "tran", t_max: float | None = None,
+                  options: str = DEFAULT_OPTIONS) -> str:
+    """The device-level crossbar of one sample; see the module docstring.
+
+    ``Gp, Gm`` (N, N) siemens (0: open cell, no resistor); ``receiving`` (N,) bool, the
+    neurons with a column: they are the non-input (integrating) neurons, the others are
+    inputs held at ``v_fs * s0``. ``line_resistance`` ohms per wire segment, a number
+    (rows and columns) or ``(r_row, r_col)``. ``g0`` the unit conductance
+    (``CrossbarConfig.unit``): the leak is ``gamma g0``, the nudge ``beta g0`` toward
+    ``v_fs * targets[j]`` on the ``outputs`` (N,) mask, ``tau = C / g0``.
+    The dynamics: ``C dV_j/dt = I_col[j] - I_row[j] - gamma g0 V_j (+ beta g0 (v_fs y_j - V_j))``,
+    i.e. the ``AffineField`` of ``hw.crossbar.Crossbar.field``.
+    """
+    Gp, Gm = np.asarray(Gp, dtype=float), np.asarray(Gm, dtype=float)
+    if Gp.ndim != 2 or Gp.shape[0] != Gp.shape[1] or Gm.shape != Gp.shape:
+        raise ValueError(f"Gp and Gm must be square and of the same shape, got {Gp.shape}, {Gm.shape}")
+    for name, G in (("Gp", Gp), ("Gm", Gm)):
+        if not (np.isfinite(G).all() and (G >= 0).all()):
+            raise ValueError(f"{name} must be finite and >= 0")
+    N = Gp.shape[0]
+    free = _mask("receiving", receiving, N)
+    s0 = _vec("s0", s0, N)
+    v_fs, C, g0 = _positive("v_fs", v_fs), _positive("C", C), _positive("g0", g0)
+    gamma, beta = float(gamma), float(beta)
+    if not (math.isfinite(gamma) and gamma >= 0 and math.isfinite(beta) and beta >= 0):
+        raise ValueError(f"gamma and beta must be finite and >= 0, got {gamma!r}, {beta!r}")
+    if beta > 0:
+        if targets is None or outputs is None:
+            raise ValueError("beta > 0 needs targets (N,) and outputs (N,) bool")
+        targets, outputs = _vec("targets", targets, N), _mask("outputs", outputs, N)
+    r_row, r_col = _wires(line_resistance)
+    cols = np.flatnonzero(free)
+    R = 2 * N
+    lines = [sanitise(title, "deepxbar crossbar"),
+             f"* device-level DEEP crossbar: N={N}, {R} rows x {len(cols)} columns, "
+             f"r_row={_num(r_row)} ohm, r_col={_num(r_col)} ohm, g0={_num(g0)} S, tau={_num(C / g0)} s",
+             "* inputs (clamped)"]
+    for i in np.flatnonzero(~free):
+        lines.append(f"VI{i} n{i} 0 DC {_num(v_fs * s0[i])}")
+
+    def xnode(r, j):  # row wire node at the cell of column j
+        return f"x{r}_{j}" if r_row > 0 else f"x{r}"
+
+    def ynode(r, j):  # column wire node at the cell of row r
+        return f"y{r}_{j}" if r_col > 0 else f"g{j}"
+
+    lines.append("* row drivers (+V_i, -V_i) and their 0 V current sensors")
+    for r in range(R):
+        i, minus = divmod(r, 2)
+        lines.append(f"ER{r} e{r} 0 n{i} 0 {'-1' if minus else '1'}")
+        lines.append(f"VS{r} e{r} {'s' + str(r) if r_row > 0 else xnode(r, None)} DC 0")
+    if r_row > 0 and len(cols):
+        lines.append("* row wire segments")
+        for r in range(R):
+            prev = f"s{r}"
+            for j in cols:
+                lines.append(f"RW{r}_{j} {prev} {xnode(r, j)} {_num(r_row)}")
+                prev = xnode(r, j)
+    lines.append("* devices (one resistor per device, 0 S cells open)")
+    for r in range(R):
+        i, minus = divmod(r, 2)
+        G = Gm if minus else Gp
+        for j in cols:
+            if G[i, j] > 0:
+                lines.append(f"R{r}_{j} {xnode(r, j)} {ynode(r, j)} {_num(1.0 / G[i, j])}")
+    if r_col > 0 and len(cols):
+        lines.append("* column wire segments")
+        for j in cols:
+            for r in range(R):
+                nxt = f"g{j}" if r == R - 1 else ynode(r + 1, j)
+                lines.append(f"RC{r}_{j} {ynode(r, j)} {nxt} {_num(r_col)}")
+    lines.append("* virtual grounds (0 V sources sense the column currents)")
+    for j in cols:
+        lines.append(f"VG{j} g{j} 0 DC 0")
+    lines.append("* integrators: + column current, - own row-driver currents, leak, nudge")
+    for j in cols:
+        lines.append(f"FC{j} 0 n{j} VG{j} 1")
+        lines.append(f"FRP{j} n{j} 0 VS{2 * j} 1")
+        lines.append(f"FRM{j} n{j} 0 VS{2 * j + 1} 1")
+        if gamma > 0:
+            lines.append(f"RL{j} n{j} 0 {_num(1.0 / (gamma * g0))}")
+        if beta > 0 and outputs[j]:
+            lines.append(f"RN{j} n{j} t{j} {_num(1.0 / (beta * g0))}")
+            lines.append(f"VT{j} t{j} 0 DC {_num(v_fs * targets[j])}")
+    deck = _tail(lines, free, s0, N, v_fs, C, g0, clamps, clamp_gain, analysis, t_stop, t_step, t_max,
+                 options)
+    return "\n".join(deck) + "\n"
+
+
+# --------------------------------------------------------------------------- settling
+@dataclass(frozen=True)
+class SpiceSettle:
+    """States read back from ngspice: ``s`` = V / v_fs at the last time point (shape of
+    the ``s0`` given), ``seconds`` wall time spent in ngspice (total)."""
+
+    s: np.ndarray
+    seconds: float
+
+
+def _states(vecs: dict, N: int, v_fs: float, analysis: str, t_end: float, clamps: bool,
+            bound: float) -> np.ndarray:
+    if analysis == "tran":
+        t = vecs.get("time")
+        if t is None or t[-1] < t_end * (1 - 1e-9):
+            raise NgspiceError(f"transient stopped at {None if t is None else t[-1]!r} s < {t_end!r} s")
+    try:
+        s = np.array([vecs[f"n{j}"][-1] for j in range(N)]) / v_fs
+    except KeyError as exc:
+        raise NgspiceError(f"node {exc} missing from the ngspice output") from None
+    # a clamped neuron overshoots a rail by |f| / clamp_gain only; an unclamped one may go
+    # anywhere finite, but not to the 1e14 V of a singular circuit
+    lim = 1e-3 if clamps else bound
+    if not np.isfinite(s).all() or (s < -lim).any() or (s > 1 + lim).any():
+        raise NgspiceError(f"ngspice result blew up: states in [{s.min():.3g}, {s.max():.3g}] (x v_fs)")
+    return s
+
+
+def _check_settled(s, A, d, c, free, tol):
+    if tol is None:
+        return
+    x = np.clip(s, 0.0, 1.0)
+    f = (x @ A - d * x + c) * free
+    r = np.abs(projected_residual(x, f)).max(initial=0.0)
+    if r > tol:
+        raise NgspiceError(f"not settled: projected residual {r:.3g} > {tol:g} at the end of the transient")
+
+
+def settle_spice(field, s0, *, v_fs: float = 1.0, C: float = 1e-9, g0: float = 1e-6,
+                 t_stop: float = 200.0, t_step: float = 0.5, clamps: bool = True,
+                 clamp_gain: float = 1e8, analysis: str = "tran", tol: float | None = 1e-5,
+                 bound: float = 1e3, timeout: float = 60, title: str = "deepxbar settle") -> SpiceSettle:
+    """Settle with ngspice (behavioural deck), one deck per sample.
+
+    ``field`` is an ``AffineField`` with ``s0`` (K, B, N), or a tuple ``(A, d, c, free)``
+    of one sample (``A`` (N, N), ``d``, ``c``, ``free`` (N,)) with ``s0`` (N,).
+    Returns the states ``V / v_fs`` at ``t_stop`` (shape of ``s0``). Raises
+    ``NgspiceError`` when ngspice fails, when the result blew up (the singular,
+    unclamped free phase: |s| > 1e-3 beyond a clamped rail, or > ``bound`` unclamped),
+    or, with ``tol``, when the projected residual of the end state (clipped) exceeds
+    ``tol`` (the transient was too short).
+    """
+    t0 = time.perf_counter()
+    if isinstance(field, AffineField):
+        s0 = np.asarray(s0, dtype=float)
+        K, B, N = s0.shape
+        d = np.broadcast_to(field.d, (K, B, N))
+        c = np.broadcast_to(field.c, (K, B, N))
+        out = np.empty_like(s0)
+        for k in range(K):
+            for b in range(B):
+                out[k, b] = _settle_one(field.A[k], d[k, b], c[k, b], field.free, s0[k, b], v_fs, C, g0,
+                                        t_stop, t_step, clamps, clamp_gain, analysis, tol, bound, timeout,
+                                        f"{sanitise(title)} k{k} b{b}")
+        return SpiceSettle(out, time.perf_counter() - t0)
+    A, d, c, free = field
+    s = _settle_one(np.asarray(A, float), np.asarray(d, float), np.asarray(c, float), np.asarray(free),
+                    np.asarray(s0, float), v_fs, C, g0, t_stop, t_step, clamps, clamp_gain, analysis, tol,
+                    bound, timeout, title)
+    return SpiceSettle(s, time.perf_counter() - t0)
+
+
+def _settle_one(A, d, c, free, s0, v_fs, C, g0, t_stop, t_step, clamps, clamp_gain, analysis, tol, bound,
+                timeout, title):
+    free = np.asarray(free, dtype=bool)
+    deck = behavioural_deck(A, d, c, s0, ~free, v_fs, C, g0, t_stop, t_step, title, clamps=clamps,
+                            clamp_gain=clamp_gain, analysis=analysis)
+    vecs = run_ngspice(deck, timeout)
+    s = _states(vecs, len(s0), v_fs, analysis, t_stop * C / g0, clamps, bound)
+    _check_settled(s, A, d, c, free, tol)
+    return s
+
+
+def settle_crossbar_spice(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0, *,
+                          g0: float = 1e-6, v_fs: float = 1.0, C: float = 1e-9, beta: float = 0.0,
+                          targets=None, outputs=None, t_stop: float = 200.0, t_step: float = 0.5,
+                          clamps: bool = True, clamp_gain: float = 1e8, analysis: str = "tran",
+                          bound: float = 1e3, timeout: float = 60,
+                          title: str = "deepxbar crossbar") -> SpiceSettle:
+    """Settle one sample on the device-level crossbar deck; states ``V / v_fs`` (N,).
+    Same refusals as ``settle_spice`` except the residual check (the field with wires is
+    ``hw.wires.effective_matrices``' business)."""
+    t0 = time.perf_counter()
+    deck = crossbar_deck(Gp, Gm, receiving, s0, gamma, line_resistance, g0=g0, v_fs=v_fs, C=C, beta=beta,
+                         targets=targets, outputs=outputs, t_stop=t_stop, t_step=t_step, title=title,
+                         clamps=clamps, clamp_gain=clamp_gain, analysis=analysis)
+    vecs = run_ngspice(deck, timeout)
+    s = _states(vecs, len(np.asarray(s0)), v_fs, analysis, t_stop * C / g0, clamps, bound)
+    return SpiceSettle(s, time.perf_counter() - t0)
