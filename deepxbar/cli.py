@@ -23,7 +23,7 @@ from .hardware import add_device_options, cmd_devices, crossbar_config
 from .tasks import TASKS, make_task
 
 
-ENGINES = ("numpy", "brian2")
+ENGINES = ("numpy", "brian2", "spice")
 
 
 def make_engine(name: str, cfg):
@@ -31,6 +31,9 @@ def make_engine(name: str, cfg):
     if name == "brian2":
         from circuits.brian import Brian2Engine
         return Brian2Engine(dt=cfg.dt)
+    if name == "spice":
+        from circuits.spice_engine import SpiceEngine
+        return SpiceEngine(dt=cfg.dt)
     return None
 
 
@@ -71,9 +74,9 @@ def _add_train(sub) -> None:
                    help="reference = the paper's fixed-step Euler (T1, T2 steps); fast = same Euler map "
                    "stopped on the projected residual, compiled (default)")
     p.add_argument("--engine", choices=ENGINES, default="numpy",
-                   help="what settles the phases: numpy (the models/ solver, default) or brian2 "
-                   "(the behavioural circuit model in physical units; fixed T1/T2 steps, as the "
-                   "reference solver)")
+                   help="what settles the phases: numpy (the models/ solver, default), brian2 "
+                   "(the behavioural circuit model in physical units) or spice (an ngspice transient "
+                   "per sample and phase); the last two cover T1/T2 steps of dt, as the reference solver")
     p.add_argument("--hidden", type=_number(int, 1), help="hidden neurons (>= 1; default: from --config)")
     p.add_argument("--architecture", choices=ARCHITECTURES,
                    help="complete (every pair but self-loops and into inputs; default) or layered")

@@ -268,3 +268,30 @@ def test_verify_three_engines_agree(xor_run, capsys):
         row = v["phases"][phase]
         assert row["brian2"] < 1e-9  # same Euler map in physical units
         assert row["spice"] < 1e-4  # continuous time with clamps vs the Euler equilibrium
+
+
+def _train_json(tmp_path, name, *args):
+    out = tmp_path / name
+    code, stdout, stderr = run_cli("train", *args, "--out", str(out), "--json", "--quiet")
+    assert code == 0, stderr
+    return json.loads(stdout), out
+
+
+@pytest.mark.spice
+def test_spice_in_the_loop_training_short_and_run(tmp_path):
+    common = ("--task", "and", "--seeds", "1", "--epochs", "60", "--solver", "reference")
+    spice, a = _train_json(tmp_path, "spice", *common, "--engine", "spice")
+    numpy_, b = _train_json(tmp_path, "numpy", *common)
+    assert spice["engine"] == "spice"
+    assert spice["per_seed"][0]["success"] == numpy_["per_seed"][0]["success"] is True
+    with np.load(a / "weights.npz") as wa, np.load(b / "weights.npz") as wb:
+        # continuous-time circuit vs Euler dt = 0.05: the path integrals differ by O(dt)
+        assert np.abs(wa["W"] - wb["W"]).max() < 0.1 * np.abs(wb["W"]).max()
+
+
+@pytest.mark.spice
+@pytest.mark.slow
+def test_spice_in_the_loop_learns_xor_like_numpy(tmp_path):
+    spice, _ = _train_json(tmp_path, "spice", "--task", "xor", "--seeds", "1", "--engine", "spice")
+    numpy_, _ = _train_json(tmp_path, "numpy", "--task", "xor", "--seeds", "1")
+    assert spice["per_seed"][0]["success"] and numpy_["per_seed"][0]["success"]
