@@ -141,6 +141,8 @@ def _add_spice(sub) -> None:
                        "prints the largest difference from numpy in units of V_fs.")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--engines", default="numpy,brian2,spice", help="comma-separated (default: all three)")
+    p.add_argument("--line-resistance", type=_number(float, 0.0), default=0.0, metavar="OHMS",
+                   help="wire resistance of the crossbar deck, compared with the hw/ IR-drop model")
     p.add_argument("--json", action="store_true")
 
 

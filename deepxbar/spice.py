@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from circuits.netlist import behavioural_deck, crossbar_deck, sanitise, settle_spice
+from circuits.netlist import behavioural_deck, crossbar_deck, sanitise, settle_crossbar_spice, settle_spice
 from circuits.ngspice import NgspiceError
 from hw.crossbar import CrossbarConfig, to_conductances
+from hw.wires import effective_matrices
+from models.dynamics import AffineField
 from models.settle import settle
 from models.training import field_of, initial_states
 
@@ -88,10 +90,40 @@ def cmd_export(args) -> int:
     return 0
 
 
-def verify(run: LoadedRun, engines: list[str]) -> dict:
+def _crossbar_check(run: LoadedRun, phase: str, task, field, s0, r: float) -> float:
+    """The device-level deck of every network and sample against numpy settling the
+    field the hw/ crossbar model gives the same conductances (with wire resistance ``r``:
+    its IR-drop effective matrices). Largest difference, units of V_fs."""
+    cfg, topo = run.cfg, run.net.topology
+    hw = CrossbarConfig()
+    free = topo.free_mask()
+    worst = 0.0
+    for k in range(s0.shape[0]):
+        Gp, Gm = to_conductances(np.where(run.net.alive[k], run.net.W[k], 0.0), hw.device, hw.unit)
+        Mcol, Mrow = effective_matrices(Gp, Gm, free, r, r)
+        B, N = s0.shape[1], topo.n
+        hw_field = AffineField(((Mcol - Mrow) / hw.unit)[None], np.full((1, B, N), cfg.gamma),
+                               np.zeros((1, B, N)), free)
+        if phase == "nudged":
+            hw_field = hw_field.nudged(cfg.beta, task.Y, topo.output_mask())
+        want = settle(hw_field, s0[k:k + 1], solver="fast", tol=1e-12, max_steps=200_000).s[0]
+        for b in range(B):
+            Y = np.zeros(N)
+            Y[topo.outputs] = task.Y[b]
+            nudge = phase == "nudged"
+            got = settle_crossbar_spice(Gp, Gm, free, s0[k, b], cfg.gamma, r, g0=hw.unit,
+                                        beta=cfg.beta if nudge else 0.0, targets=Y if nudge else None,
+                                        outputs=topo.output_mask() if nudge else None, t_stop=T_STOP).s
+            worst = max(worst, float(np.abs(np.clip(got, 0, 1) - want[b]).max()))
+    return worst
+
+
+def verify(run: LoadedRun, engines: list[str], line_resistance: float = 0.0) -> dict:
     """Settle every network and sample in both phases with each engine; the largest
-    difference of each engine from numpy (in units of V_fs)."""
-    out = {"run_dir": str(run.path), "engines": engines, "phases": {}}
+    difference of each engine from numpy (in units of V_fs). ngspice runs both deck
+    styles; the crossbar one is compared with the hw/ model of the same conductances
+    (with ``line_resistance``, its IR-drop effective matrices)."""
+    out = {"run_dir": str(run.path), "engines": engines, "line_resistance": line_resistance, "phases": {}}
     for phase in ("free", "nudged"):
         task, field, s0 = _phase(run, phase)
         cfg = run.cfg
@@ -107,6 +139,8 @@ def verify(run: LoadedRun, engines: list[str]) -> dict:
                 sp = settle_spice(field, s0, t_stop=T_STOP, title=f"verify {phase}")
                 row["spice"] = float(np.abs(np.clip(sp.s, 0, 1) - ref.s).max())
                 row["spice_seconds"] = round(sp.seconds, 3)
+                if cfg.model == "deep":
+                    row["spice_crossbar"] = _crossbar_check(run, phase, task, field, s0, line_resistance)
             except NgspiceError as e:  # e.g. a limit cycle: no equilibrium to compare
                 row["spice_error"] = str(e).splitlines()[0]
         out["phases"][phase] = row
@@ -118,13 +152,13 @@ def cmd_verify(args) -> int:
     bad = [e for e in engines if e not in ("numpy", "brian2", "spice")]
     if bad or not engines:
         raise RunError(f"--engines {args.engines!r}: choose from numpy, brian2, spice (comma-separated)")
-    result = verify(load_run(args.run_dir), engines)
+    result = verify(load_run(args.run_dir), engines, args.line_resistance)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"{result['run_dir']}: largest |s - s_numpy| over every network and sample (units of V_fs)")
     for phase, row in result["phases"].items():
-        parts = [f"{e} {row[e]:.2e}" for e in engines if e in row]
+        parts = [f"{e} {row[e]:.2e}" for e in (*engines, "spice_crossbar") if e in row]
         if "spice_error" in row:
             parts.append(f"spice refused: {row['spice_error']}")
         print(f"  {phase:<7} " + (", ".join(parts) if parts else "numpy only"))

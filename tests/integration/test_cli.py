@@ -268,6 +268,12 @@ def test_verify_three_engines_agree(xor_run, capsys):
         row = v["phases"][phase]
         assert row["brian2"] < 1e-9  # same Euler map in physical units
         assert row["spice"] < 1e-4  # continuous time with clamps vs the Euler equilibrium
+        assert row["spice_crossbar"] < 1e-4  # device level, 0 ohm
+    assert main(["verify", str(src), "--engines", "spice", "--line-resistance", "1", "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)
+    for phase in ("free", "nudged"):
+        # with wires: ngspice vs the hw/ IR-drop effective matrices (clamp offset ~1e-8)
+        assert v["phases"][phase]["spice_crossbar"] < 1e-6
 
 
 def _train_json(tmp_path, name, *args):
