@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.wires import check_conductances
 from models.dynamics import AffineField, projected_residual
 
 from .ngspice import NgspiceError, run_ngspice
@@ -195,12 +196,7 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
     The dynamics: ``C dV_j/dt = I_col[j] - I_row[j] - gamma g0 V_j (+ beta g0 (v_fs y_j - V_j))``,
     i.e. the ``AffineField`` of ``hw.crossbar.Crossbar.field``.
     """
-    Gp, Gm = np.asarray(Gp, dtype=float), np.asarray(Gm, dtype=float)
-    if Gp.ndim != 2 or Gp.shape[0] != Gp.shape[1] or Gm.shape != Gp.shape:
-        raise ValueError(f"Gp and Gm must be square and of the same shape, got {Gp.shape}, {Gm.shape}")
-    for name, G in (("Gp", Gp), ("Gm", Gm)):
-        if not (np.isfinite(G).all() and (G >= 0).all()):
-            raise ValueError(f"{name} must be finite and >= 0")
+    Gp, Gm = check_conductances(Gp, Gm)
     N = Gp.shape[0]
     free = _mask("receiving", receiving, N)
     s0 = _vec("s0", s0, N)

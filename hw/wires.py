@@ -34,13 +34,19 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 
-def _check(Gp, Gm, receiving, r_row, r_col):
+def check_conductances(Gp, Gm) -> tuple[np.ndarray, np.ndarray]:
+    """Two square, equal-shaped, finite, non-negative conductance matrices (S)."""
     Gp, Gm = np.asarray(Gp, dtype=float), np.asarray(Gm, dtype=float)
     if Gp.ndim != 2 or Gp.shape[0] != Gp.shape[1] or Gm.shape != Gp.shape:
         raise ValueError(f"Gp and Gm must be square and of the same shape, got {Gp.shape}, {Gm.shape}")
     for name, G in (("Gp", Gp), ("Gm", Gm)):
         if not (np.isfinite(G).all() and (G >= 0).all()):
             raise ValueError(f"{name} must be finite and >= 0")
+    return Gp, Gm
+
+
+def _check(Gp, Gm, receiving, r_row, r_col):
+    Gp, Gm = check_conductances(Gp, Gm)
     receiving = np.asarray(receiving)
     if receiving.dtype != bool or receiving.shape != (Gp.shape[0],):
         raise ValueError(f"receiving must be a boolean mask of shape ({Gp.shape[0]},)")
