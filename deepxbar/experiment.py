@@ -56,7 +56,7 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
                                                 on_epoch=tick)
     wall = time.perf_counter() - start
     ev = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS)
-    stab = stability_report(net, cfg, task.X, seeds, REPEATS)
+    stab = stability_report(net, cfg, task.X, seeds, REPEATS, ev if cfg.solver == "fast" else None)
     return Experiment(task, cfg, seeds, net, hist, ev, stab, wall, xbar)
 
 

@@ -31,8 +31,8 @@ def monte_carlo(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, se
     for t in range(trials):
         rngs = [np.random.default_rng([s, 11, t]) for s in seeds]
         inst = hardware_instance(net, hw, rngs)
-        reports = stability_report(inst, cfg, X, seeds, repeats)
-        ev = evaluate(inst, cfg, X, Y, seeds, repeats)
+        ev = evaluate(inst, cfg, X, Y, seeds, repeats, solver="fast")
+        reports = stability_report(inst, cfg, X, seeds, repeats, ev)
         out["gershgorin"][t] = [r["gershgorin"]["hurwitz"] for r in reports]
         out["stable"][t] = [r["stable"] for r in reports]
         out["abscissa"][t] = [r["global_abscissa"] for r in reports]

@@ -38,15 +38,17 @@ def evaluate(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds
 
 
 def stability_report(net: Network, cfg: TrainConfig, X: np.ndarray, seeds: list[int],
-                     repeats: int = 10) -> list[dict]:
+                     repeats: int = 10, evaluation: dict | None = None) -> list[dict]:
     """Per network: the paper's global tests on W and the local certificate at every
     free-phase equilibrium reached on the patterns from ``repeats`` random starts.
 
     The certificate needs a true equilibrium, so the free phases are settled with the
     fast solver (to its residual tolerance) whatever solver trained the network; an
-    unsettled free phase (a limit cycle) fails the certificate.
+    unsettled free phase (a limit cycle) fails the certificate. ``evaluation``: the
+    result of ``evaluate`` with the fast solver and the same repeats, to reuse.
     """
-    ev = evaluate(net, cfg, X, np.zeros((X.shape[0], net.topology.n_out)), seeds, repeats, "fast")
+    ev = evaluation or evaluate(net, cfg, X, np.zeros((X.shape[0], net.topology.n_out)), seeds,
+                                repeats, "fast")
     free = net.topology.free_mask()
     if cfg.model == "deep":
         J = deep_jacobian(net.W, free, cfg.gamma)
