@@ -146,6 +146,25 @@ def _add_spice(sub) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="grid over device parameters x seeds, on Dask",
+                       description="Train the default DEEP config on crossbars for every point of a grid "
+                       "over device parameters and every seed; each finished run is saved at once "
+                       "(atomically), --resume runs only what is missing.")
+    p.add_argument("--grid", action="append", default=[], metavar="PARAM=V1,V2,...",
+                   help="device parameter and its values (SI units); repeatable")
+    p.add_argument("--file", type=Path, help="a TOML sweep file: device, task, seeds, epochs and a [grid] table")
+    p.add_argument("--device", choices=sorted(PRESETS), default="rram", help="base preset (default rram)")
+    p.add_argument("--task", choices=TASKS, default="xor")
+    p.add_argument("--seeds", type=_number(int, 1), default=10, metavar="K")
+    p.add_argument("--epochs", type=_number(int, 1), help="default: the default config's")
+    p.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2; 0 = serial)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead")
+    p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/DEVICE-TASK-TIME)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="finish the sweep in DIR")
+    p.add_argument("--json", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="deepxbar", description="DEEP networks on simulated analog crossbars.")
     parser.add_argument("--version", action="version", version=f"deepxbar {__version__}")
@@ -154,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stability(sub)
     _add_devices(sub)
     _add_spice(sub)
+    _add_sweep(sub)
     return parser
 
 
@@ -327,10 +347,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         from .spice import cmd_export, cmd_verify
+        from .sweep import SweepError, cmd_sweep
 
         handler = {"train": cmd_train, "stability": cmd_stability, "devices": cmd_devices,
-                   "export-spice": cmd_export, "verify": cmd_verify}[args.command]
-        return handler(args)
+                   "export-spice": cmd_export, "verify": cmd_verify, "sweep": cmd_sweep}[args.command]
+        try:
+            return handler(args)
+        except SweepError as e:
+            raise UsageError(f"deepxbar sweep: error: {e}") from None
     except (UsageError, RunError) as e:
         msg = str(e)
         print(msg if msg.startswith("deepxbar") else f"deepxbar: error: {msg}", file=sys.stderr)
