@@ -19,22 +19,9 @@ from . import __version__
 from hw.devices import PRESETS
 
 from .configs import CONFIGS, preset
+from .experiment import ENGINES, make_engine
 from .hardware import add_device_options, cmd_devices, crossbar_config
 from .tasks import TASKS, make_task
-
-
-ENGINES = ("numpy", "brian2", "spice")
-
-
-def make_engine(name: str, cfg):
-    """The engine that settles the phases (None: the models/ solver of ``cfg``)."""
-    if name == "brian2":
-        from circuits.brian import Brian2Engine
-        return Brian2Engine(dt=cfg.dt)
-    if name == "spice":
-        from circuits.spice_engine import SpiceEngine
-        return SpiceEngine(dt=cfg.dt)
-    return None
 
 
 class UsageError(Exception):
@@ -158,6 +145,7 @@ def _add_sweep(sub) -> None:
     p.add_argument("--task", choices=TASKS, default="xor")
     p.add_argument("--seeds", type=_number(int, 1), default=10, metavar="K")
     p.add_argument("--epochs", type=_number(int, 1), help="default: the default config's")
+    p.add_argument("--engine", choices=ENGINES, default="numpy", help="what settles the phases (default numpy)")
     p.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2; 0 = serial)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead")
     p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/DEVICE-TASK-TIME)")

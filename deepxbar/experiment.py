@@ -16,6 +16,20 @@ from hw.crossbar import Crossbar, CrossbarConfig
 from .tasks import Task
 
 REPEATS = 10  # fresh free phases per seed when judging success
+ENGINES = ("numpy", "brian2", "spice")
+
+
+def make_engine(name: str, cfg: TrainConfig):
+    """The engine that settles the phases (None: the models/ solver of ``cfg``)."""
+    if name == "brian2":
+        from circuits.brian import Brian2Engine
+        return Brian2Engine(dt=cfg.dt)
+    if name == "spice":
+        from circuits.spice_engine import SpiceEngine
+        return SpiceEngine(dt=cfg.dt)
+    if name != "numpy":
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {name!r}")
+    return None
 
 
 @dataclass

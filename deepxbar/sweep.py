@@ -81,13 +81,16 @@ def load_spec_file(path: Path) -> dict:
     for k, v in grid.items():
         vals = v if isinstance(v, list) else [v]
         items.append(f"{k}=" + ",".join(str(x) for x in vals))
-    spec = {k: data[k] for k in ("device", "task", "seeds", "epochs") if k in data}
+    spec = {k: data[k] for k in ("device", "task", "seeds", "epochs", "engine") if k in data}
     spec["grid"] = parse_grid(items)
     return spec
 
 
-def make_spec(device: str, task: str, seeds: int, epochs: int | None, grid: dict[str, list]) -> dict:
+def make_spec(device: str, task: str, seeds: int, epochs: int | None, grid: dict[str, list],
+              engine: str = "numpy") -> dict:
     """The full, validated sweep description (stored as ``spec.json``)."""
+    if engine not in experiment.ENGINES:
+        raise SweepError(f"--engine {engine!r}: choose from {', '.join(experiment.ENGINES)}")
     if task not in TASKS:
         raise SweepError(f"--task {task!r}: choose from {', '.join(TASKS)}")
     if not isinstance(seeds, int) or seeds < 1:
@@ -101,7 +104,7 @@ def make_spec(device: str, task: str, seeds: int, epochs: int | None, grid: dict
     if not grid:
         raise SweepError("--grid: give at least one PARAM=V1,V2,...")
     spec = {"version": SPEC_VERSION, "device": device, "task": task, "seeds": seeds,
-            "epochs": epochs, "grid": grid}
+            "epochs": epochs, "engine": engine, "grid": grid}
     for point in grid_points(spec):  # every device the grid asks for must be valid
         try:
             replace(base, **point)
@@ -117,6 +120,8 @@ def grid_points(spec: dict) -> list[dict]:
 
 def run_key(spec: dict, point: dict, seed: int) -> str:
     ident = {k: spec[k] for k in ("version", "device", "task", "epochs")}
+    if spec.get("engine", "numpy") != "numpy":  # keys of numpy sweeps stay as they were
+        ident["engine"] = spec["engine"]
     ident.update(point=point, seed=seed)
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -131,10 +136,11 @@ def run_one(spec: dict, point: dict, seed: int) -> dict:
     pre = preset("default", "deep", False)
     cfg = pre.train if spec["epochs"] is None else replace(pre.train, epochs=spec["epochs"])
     hw = CrossbarConfig(device=replace(get_preset(spec["device"]), **point))
-    exp = experiment.run(make_task(spec["task"]), cfg, [seed], progress=False, hw=hw)
+    engine = experiment.make_engine(spec.get("engine", "numpy"), cfg)
+    exp = experiment.run(make_task(spec["task"]), cfg, [seed], progress=False, hw=hw, engine=engine)
     s = experiment.summary(exp, "deep", "default")["per_seed"][0]
     return {**{f"param_{k}": v for k, v in point.items()}, "seed": seed, "task": spec["task"],
-            "device": spec["device"], "accuracy": 1.0 - s["final_error"], "success": s["success"],
+            "device": spec["device"], "engine": spec.get("engine", "numpy"), "accuracy": 1.0 - s["final_error"], "success": s["success"],
             "epochs_to_zero": s["epochs_to_zero"], "stable": s["stable"], "sparsity": s["sparsity"],
             "wall_seconds": round(time.perf_counter() - start, 3)}
 
@@ -229,14 +235,17 @@ def cmd_sweep(args) -> int:
             spec = json.loads((out / "spec.json").read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise SweepError(f"--resume {out}: no readable spec.json ({e.__class__.__name__})") from None
-        spec = make_spec(spec["device"], spec["task"], spec["seeds"], spec["epochs"], spec["grid"])
+        spec = make_spec(spec["device"], spec["task"], spec["seeds"], spec["epochs"], spec["grid"],
+                         spec.get("engine", "numpy"))
     else:
         if args.file:
             f = load_spec_file(args.file)
             spec = make_spec(f.get("device", args.device), f.get("task", args.task),
-                             f.get("seeds", args.seeds), f.get("epochs", args.epochs), f["grid"])
+                             f.get("seeds", args.seeds), f.get("epochs", args.epochs), f["grid"],
+                             f.get("engine", args.engine))
         else:
-            spec = make_spec(args.device, args.task, args.seeds, args.epochs, parse_grid(args.grid))
+            spec = make_spec(args.device, args.task, args.seeds, args.epochs, parse_grid(args.grid),
+                             args.engine)
         out = Path(args.out or f"sweeps/{spec['device']}-{spec['task']}-{time.strftime('%Y%m%d-%H%M%S')}")
         if out.exists() and any(out.iterdir()):
             raise SweepError(f"--out {out}: exists and is not empty (use --resume {out} to continue it)")

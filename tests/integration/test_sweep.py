@@ -84,3 +84,12 @@ def test_sweep_file(tmp_path, capsys):
     s = json.loads(capsys.readouterr().out)
     assert s["runs"] == 2
     assert make_spec("ecram", "and", 1, 20, parse_grid(["c2c_noise=0,0.3"]))["grid"] == {"c2c_noise": [0.0, 0.3]}
+
+
+def test_sweep_with_the_brian2_engine(tmp_path, capsys):
+    assert main(["sweep", "--grid", "read_noise=0,0.01", "--device", "ecram", "--task", "and", "--seeds", "1",
+                 "--epochs", "3", "--engine", "brian2", "--workers", "0", "--out", str(tmp_path / "b"),
+                 "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["runs"] == 2
+    assert set(pd.read_csv(tmp_path / "b" / "results.csv")["engine"]) == {"brian2"}
