@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
@@ -13,6 +11,8 @@ import numpy as np
 
 from hw.crossbar import CrossbarConfig
 from hw.devices import PRESETS, DeviceConfig, get_preset, plot_device
+
+from .runs import write_file_atomically
 
 _DEVICE_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name != "name"}
 
@@ -96,15 +96,7 @@ def _fmt(v) -> str:
 
 
 def _atomic_png(out: Path, draw) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
-    os.close(fd)
-    try:
-        draw(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_file_atomically(out, draw, suffix=".png")
 
 
 def plot_monte_carlo(mc: dict, path: Path, title: str) -> None:

@@ -148,3 +148,21 @@ def save_conductances(xbar) -> Callable[[Path], None]:
               "open": xbar.open, "g0": np.array(xbar.cfg.unit),
               "device": np.array(xbar.cfg.device.name)}
     return lambda p: np.savez(p, **arrays)
+
+
+def write_file_atomically(out: Path, write: Callable[[Path], None], suffix: str = "") -> None:
+    """One file, whole or not at all: ``write`` fills a hidden temporary sibling
+    (flushed to disk), which is then renamed to ``out``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

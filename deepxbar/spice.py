@@ -3,8 +3,6 @@ same run settled by numpy, Brian2 and ngspice side by side."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ from models.dynamics import AffineField
 from models.settle import settle
 from models.training import field_of, initial_states
 
-from .runs import LoadedRun, RunError, load_run
+from .runs import LoadedRun, RunError, load_run, write_file_atomically
 from .tasks import make_task
 
 T_STOP = 200.0  # transient length in units of tau = C / g0
@@ -80,11 +78,7 @@ def cmd_export(args) -> int:
     deck = export_deck(run, args.style, args.phase, run.seeds.index(seed), args.sample, args.line_resistance)
     deck = with_measurements(deck, run.net.topology.n)
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(deck)
-    os.replace(tmp, out)
+    write_file_atomically(out, lambda p: p.write_text(deck))
     print(f"wrote {out} ({args.style}, {args.phase} phase, seed {seed}, sample {args.sample}); "
           f"run it with: ngspice -b {out}")
     return 0

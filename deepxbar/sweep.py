@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
-import tempfile
 import time
 import tomllib
 from dataclasses import fields, replace
@@ -26,6 +24,7 @@ from hw.devices import DeviceConfig, get_preset
 
 from . import experiment
 from .configs import preset
+from .runs import write_file_atomically
 from .tasks import TASKS, make_task
 
 SWEEP_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name not in ("name", "response")}
@@ -147,13 +146,7 @@ def run_one(spec: dict, point: dict, seed: int) -> dict:
 
 def write_record(out: Path, key: str, record: dict) -> None:
     """Atomically: a finished run is either entirely there or not at all."""
-    runs = out / "runs"
-    fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=runs)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, runs / f"{key}.json")
+    write_file_atomically(out / "runs" / f"{key}.json", lambda p: p.write_text(json.dumps(record)))
 
 
 def done_keys(out: Path) -> set[str]:
@@ -249,11 +242,7 @@ def cmd_sweep(args) -> int:
         out = Path(args.out or f"sweeps/{spec['device']}-{spec['task']}-{time.strftime('%Y%m%d-%H%M%S')}")
         if out.exists() and any(out.iterdir()):
             raise SweepError(f"--out {out}: exists and is not empty (use --resume {out} to continue it)")
-        out.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".spec.", dir=out)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(spec, fh, indent=2)
-        os.replace(tmp, out / "spec.json")
+        write_file_atomically(out / "spec.json", lambda p: p.write_text(json.dumps(spec, indent=2)))
     if args.workers < 0:
         raise SweepError(f"--workers {args.workers}: must be >= 0 (0: serial, in this process)")
     ran = execute(spec, out, args.workers, args.scheduler, progress=not args.json)
