@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from models.evaluation import evaluate, stability_report
+from models.evaluation import BASIN_STARTS, basin_accuracy, evaluate, stability_report
 from models.topology import Topology
 from models.training import Network, TrainConfig, train
 from hw.controller import train_on_crossbar
@@ -41,6 +41,7 @@ class Experiment:
     history: dict[str, np.ndarray]
     evaluation: dict
     stability: list[dict]
+    basin: np.ndarray  # (K,) accuracy from starts over the whole box
     wall_seconds: float
     crossbar: Crossbar | None = None
 
@@ -71,7 +72,8 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
     wall = time.perf_counter() - start
     ev = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS)
     stab = stability_report(net, cfg, task.X, seeds, REPEATS, ev if cfg.solver == "fast" else None)
-    return Experiment(task, cfg, seeds, net, hist, ev, stab, wall, xbar)
+    basin = basin_accuracy(net, cfg, task.X, task.Y, seeds)
+    return Experiment(task, cfg, seeds, net, hist, ev, stab, basin, wall, xbar)
 
 
 def epochs_to_zero(err: np.ndarray) -> int | None:
@@ -93,6 +95,19 @@ def margin(outputs: np.ndarray, Y: np.ndarray) -> np.ndarray:
     picked = np.take_along_axis(outputs, target[None, None, :, None], -1)[..., 0]
     other = np.take_along_axis(outputs, 1 - target[None, None, :, None], -1)[..., 0]
     return (picked - other).min(axis=(-1, -2))
+
+
+def conditions(cfg: TrainConfig, repeats: int) -> dict:
+    """What the verdicts of a summary were measured under, in words and numbers."""
+    return {
+        "starts": f"non-input neurons ~ Uniform(0, {cfg.init_state:g}) at the start of every free phase "
+                  "(the integrator reset, with its residual spread)",
+        "init_state": cfg.init_state,
+        "success": f"every pattern right and settled in {repeats} free phases from fresh starts",
+        "basin_accuracy": f"fraction of (start, pattern) pairs right and settled, {BASIN_STARTS} starts "
+                          "per pattern ~ Uniform(0, 1) (the whole state box)",
+        "weights": "as trained (no noise, no drift, no wires)",
+    }
 
 
 def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
@@ -117,6 +132,7 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
             "spectral_abscissa_global": st["global_abscissa"],
             "spectral_abscissa_local_max": st["local_max_abscissa"],
             "sparsity": float(((W == 0) & allowed).sum() / allowed.sum()),
+            "basin_accuracy": float(exp.basin[k]),
         })
     return {
         "task": exp.task.name,
@@ -127,6 +143,8 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
         "seeds": [int(s) for s in exp.seeds],
         "success_rate": float(success.mean()),
         "stable_rate": float(np.mean([p["stable"] for p in per_seed])),
+        "basin_accuracy_mean": float(np.mean(exp.basin)),
+        "conditions": conditions(exp.cfg, REPEATS),
         "wall_seconds": round(exp.wall_seconds, 4),
         "per_seed": per_seed,
     }

@@ -68,3 +68,23 @@ def sparsify(W: np.ndarray, alive: np.ndarray, u: np.ndarray, *, tol: float = 0.
     p = e / e.sum(axis=-2, keepdims=True)
     weak = alive & (np.abs(W) <= tol)
     return alive & ~(weak & (p > u))
+
+
+def limit_inhibition(W: np.ndarray, free: np.ndarray, limit: float) -> np.ndarray:
+    """Scale down the inhibitory (negative) outgoing weights of every non-input neuron
+    whose total exceeds ``limit``: ``sum_k max(-W[j, k], 0) <= limit`` for ``free[j]``.
+
+    Why: the DEEP Jacobian ``J = W^T - diag(W 1 + gamma)`` has column ``j`` sum
+    ``mu_1 = -gamma + 2 sum_k max(-W[j, k], 0)`` (excitatory weights cancel against the
+    drain, inhibitory ones count twice), so ``limit < gamma / 2`` makes J strictly
+    column diagonally dominant: the paper's Gershgorin test (c) holds, the Euler map
+    ``s <- clip(s + dt f(s))`` is a contraction in the 1-norm (for ``dt (W 1 + gamma) <= 1``;
+    the clip is 1-Lipschitz per coordinate), so every phase has exactly one
+    equilibrium, reached from every start. Inputs' outgoing weights are not limited
+    (they enter the field as constants). Pure; W is (..., N, N).
+    """
+    neg = np.maximum(-W, 0.0)
+    total = neg.sum(axis=-1, keepdims=True)
+    scale = np.where(total > limit, limit / np.maximum(total, 1e-300), 1.0)
+    scale = np.where(free[:, None], scale, 1.0)
+    return np.where(W < 0, W * scale, W)

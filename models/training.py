@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .dynamics import MODELS, AffineField, asym_ep_field, deep_field
-from .learning import apply_update, asym_ep_update, deep_update, sparsify
+from .learning import apply_update, asym_ep_update, deep_update, limit_inhibition, sparsify
 from .settle import SOLVERS, SettleResult, settle
 from .topology import ARCHITECTURES, Topology
 
@@ -44,6 +44,8 @@ class TrainConfig:
     prune_temp: float = 5.0
     prune_start: int = 0      # first epoch at which L1 and pruning apply
     prune_stop: int | None = None  # epoch from which they stop (fine-tuning after); None: never
+    max_inhibition: float | None = None  # sum of a non-input neuron's negative outgoing weights <= this x gamma (None: no limit)
+    train_noise: float = 0.0  # noise-aware training: phases settle on W + N(0, train_noise^2) (fresh per epoch), the update goes to W
     init_std: float = 0.05    # W ~ Normal(0, init_std^2)
     init_state: float = 0.1   # non-input states ~ Uniform(0, init_state) each free phase
     solver: str = "fast"
@@ -63,9 +65,12 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)!r}")
-        for name in ("n_hidden", "gamma", "l1", "prune_tol", "init_std", "init_state", "prune_start"):
+        for name in ("n_hidden", "gamma", "l1", "prune_tol", "init_std", "init_state", "prune_start", "train_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if self.max_inhibition is not None and not (isinstance(self.max_inhibition, (int, float))
+                                                    and math.isfinite(self.max_inhibition) and self.max_inhibition >= 0):
+            raise ValueError(f"max_inhibition must be a finite number >= 0 or None; got {self.max_inhibition!r}")
         if self.prune_stop is not None and not (isinstance(self.prune_stop, int) and self.prune_stop > self.prune_start):
             raise ValueError(f"prune_stop must be an integer > prune_start ({self.prune_start}); got {self.prune_stop!r}")
         for name in ("init_state", "weight_decay"):
@@ -120,19 +125,32 @@ def initial_states(topo: Topology, X: np.ndarray, rngs: list[np.random.Generator
     return s0
 
 
-def free_phase(net: Network, cfg: TrainConfig, X: np.ndarray, rngs, solver: str | None = None
+def free_phase(net: Network, cfg: TrainConfig, X: np.ndarray, rngs, solver: str | None = None,
+               *, init_state: float | None = None, field: AffineField | None = None
                ) -> tuple[AffineField, SettleResult]:
-    field = field_of(net, cfg, X.shape[0])
-    s0 = initial_states(net.topology, X, rngs, cfg.init_state)
+    """The free phase from starts ~ Uniform(0, ``init_state``) (default the config's),
+    on the network's own field or on ``field`` (e.g. read from hardware)."""
+    field = field if field is not None else field_of(net, cfg, X.shape[0])
+    s0 = initial_states(net.topology, X, rngs, cfg.init_state if init_state is None else init_state)
     return field, settle(field, s0, solver=solver or cfg.solver, dt=cfg.dt, steps=cfg.t1,
                          tol=cfg.tol, max_steps=cfg.max_steps)
 
 
 def new_networks(topo: Topology, cfg: TrainConfig, rngs: list[np.random.Generator]) -> Network:
     W = np.stack([topo.init_weights(rng, 1, cfg.init_std)[0] for rng in rngs])
+    if cfg.model == "deep" and cfg.max_inhibition is not None:
+        W = limit_inhibition(W, topo.free_mask(), cfg.max_inhibition * cfg.gamma)
     K = len(rngs)
     alive = np.broadcast_to(topo.mask(), (K, topo.n, topo.n)).copy()
     return Network(topo, W, np.zeros((K, topo.n)), alive)
+
+
+def perturbed(net: Network, sigma: float, rngs: list[np.random.Generator]) -> Network:
+    """The network with fresh ``N(0, sigma^2)`` on every live weight (each network from
+    its own generator); dead and disallowed entries stay 0."""
+    N = net.topology.n
+    noise = np.stack([rng.standard_normal((N, N)) for rng in rngs])
+    return Network(net.topology, np.where(net.alive, net.W + sigma * noise, 0.0), net.b, net.alive)
 
 
 EpochCallback = Callable[[int, dict], None]
@@ -162,7 +180,8 @@ def train_epoch(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
     topo = net.topology
     B, out = X.shape[0], topo.outputs
     deep = cfg.model == "deep"
-    field = field if field is not None else field_of(net, cfg, B)
+    if field is None:
+        field = field_of(perturbed(net, cfg.train_noise, rngs) if cfg.train_noise else net, cfg, B)
     free = engine(field, initial_states(topo, X, rngs, cfg.init_state), steps=cfg.t1)
     nudged = engine(field.nudged(cfg.beta, Y, topo.output_mask()), free.s, steps=cfg.t2,
                     accumulate=deep, hebbian=deep and cfg.beta0 != 0)
@@ -175,6 +194,8 @@ def train_epoch(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
     late = cfg.prune_start <= epoch < (cfg.prune_stop or cfg.epochs)
     W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1 if late else 0.0, sign=cfg.sign)
     W_new *= 1.0 - cfg.weight_decay
+    if deep and cfg.max_inhibition is not None:
+        W_new = limit_inhibition(W_new, topo.free_mask(), cfg.max_inhibition * cfg.gamma)
     b_new = (net.b + db) * topo.free_mask()
     alive = net.alive
     if cfg.prune and late:
