@@ -7,8 +7,12 @@ Two solvers, one set of semantics:
 * ``fast``: the same Euler map (same ``dt``, hence the same trajectory and the same
   equilibrium), compiled, run per sample until its projected residual is small, then
   finished by one exact linear solve on the unsaturated neurons (``_polish``), accepted
-  only when it lands inside the box with a residual below ``tol``. For N >= 48 the
-  steps are one BLAS matmul over the whole batch instead (same map, same polish).
+  only when it lands inside the box, within 1e-2 of the Euler state, with a residual
+  below ``tol``, and is stable: the Jacobian of the free unsaturated block is Hurwitz
+  and every saturated free neuron is pushed outward (or has zero field). An Euler
+  trajectory can approach a saddle along its stable manifold; the polish must not stop
+  there. When refused, Euler continues to ``tol``. For N >= 48 the steps are one BLAS
+  matmul over the whole batch instead (same map, same polish).
 
 Both can accumulate what the DEEP learning rule needs along the trajectory, summed over
 the batch:
@@ -32,6 +36,7 @@ from .dynamics import AffineField, projected_residual, residual_norm
 SOLVERS = ("reference", "fast")
 POLISH_AT = 1e-5  # residual at which the exact polish is tried (earlier costs path accuracy)
 _BLAS_MIN_N = 48  # below this, compiled per-sample loops beat one BLAS matmul per step
+_ZERO_FIELD = 1e-12  # a saturated neuron's field this small pointing inward counts as zero
 
 
 @dataclass(frozen=True)
@@ -178,9 +183,13 @@ def _polish(x, A, d, c, free, tol, out):  # pragma: no cover - compiled
     """One exact solve of f = 0 on the neurons strictly inside (0, 1), the others held.
 
     Writes the candidate to ``out`` and accepts it (returns True) only if it stays in
-    the box, its projected residual is below ``tol`` and it is within 1e-2 of ``x``:
-    from the end of an Euler trajectory this is the equilibrium the trajectory
-    approaches, where a root-finder started elsewhere may find another one.
+    the box, its projected residual is below ``tol``, it is within 1e-2 of ``x`` (from
+    the end of an Euler trajectory this is the equilibrium the trajectory approaches,
+    where a root-finder started elsewhere may find another one) and it is stable: the
+    Jacobian of the field on the free neurons strictly inside (0, 1) at the candidate is
+    Hurwitz (``_hurwitz``) and every saturated free neuron is pushed strictly outward or
+    has zero field (to ``_ZERO_FIELD``). An Euler trajectory can pass close to a saddle
+    along its stable manifold; jumping there would stop on it.
     """
     N = x.shape[0]
     idx = np.empty(N, dtype=np.int64)
@@ -213,7 +222,75 @@ def _polish(x, A, d, c, free, tol, out):  # pragma: no cover - compiled
             return False
         out[idx[a]] = min(max(v, 0.0), 1.0)
     f = np.empty(N)
-    return _field(out, A, d, c, free, f) < tol
+    if not _field(out, A, d, c, free, f) < tol:
+        return False
+    # Stability at the candidate. M is the Jacobian J[a, e] = A[idx_e, idx_a] - d[idx_a]
+    # delta_ae on the block solved for; neurons the solve put on a bound leave the block.
+    keep = np.empty(m, dtype=np.int64)
+    n = 0
+    for a in range(m):
+        j = idx[a]
+        if 0.0 < out[j] < 1.0:
+            keep[n] = a
+            n += 1
+    J = np.empty((n, n))
+    for a in range(n):
+        for e in range(n):
+            J[a, e] = M[keep[a], keep[e]]
+    if not _hurwitz(J):
+        return False
+    for j in range(N):
+        if free[j] and ((out[j] <= 0.0 and f[j] > _ZERO_FIELD) or (out[j] >= 1.0 and f[j] < -_ZERO_FIELD)):
+            return False  # held at a bound by a field pointing inward
+    return True
+
+
+@numba.njit(cache=True)
+def _hurwitz(J):  # pragma: no cover - compiled
+    """Every eigenvalue of J (m, m) has a negative real part.
+
+    Two cheap sufficient tests first (they decide the usual leaky and dominated cases):
+    Gershgorin discs in the open left half plane (diagonal < 0 and strict row or column
+    dominance), then a negative definite symmetric part (-(J + J^T) / 2 has a Cholesky
+    factor; then Re(v* J v) < 0 for every eigenvector v). Otherwise the eigenvalues
+    themselves (LAPACK on a complex copy, so complex pairs are fine).
+    """
+    m = J.shape[0]
+    if m == 0:
+        return True
+    rows = True
+    cols = True
+    for a in range(m):
+        if not J[a, a] < 0.0:
+            rows = False
+            cols = False
+            break
+        r = 0.0
+        q = 0.0
+        for e in range(m):
+            if e != a:
+                r += abs(J[a, e])
+                q += abs(J[e, a])
+        if not r < -J[a, a]:
+            rows = False
+        if not q < -J[a, a]:
+            cols = False
+    if rows or cols:
+        return True
+    S = np.empty((m, m))  # the symmetric part, negated
+    for a in range(m):
+        for e in range(m):
+            S[a, e] = -0.5 * (J[a, e] + J[e, a])
+    try:
+        np.linalg.cholesky(S)  # raises unless S is positive definite
+        return True
+    except Exception:
+        pass
+    ev = np.linalg.eigvals(J.astype(np.complex128))
+    for a in range(m):
+        if not ev[a].real < 0.0:
+            return False
+    return True
 
 
 @numba.njit(cache=True)

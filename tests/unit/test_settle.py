@@ -3,7 +3,7 @@ projected residual; these tests hold it to the reference run long enough to sett
 import numpy as np
 import pytest
 
-from models.dynamics import deep_field, residual_norm
+from models.dynamics import AffineField, deep_field, residual_norm
 from models.settle import settle
 from models.topology import Topology
 from tests.conftest import random_states
@@ -94,3 +94,86 @@ def test_polish_finishes_exactly_and_early():
     assert fast.converged.all() and fast.residual.max() < 1e-13
     ref = settle(field, s0, solver="reference", steps=int(fast.steps.max()))
     assert ref.residual.max() > 1e-8  # Euler alone, same number of steps, is not there yet
+
+
+def _saddle(start_gap=1e-9):
+    """Neurons [bias, h1, h2]: f1 = -1.5 s2 - s1 + 0.5, f2 = -1.5 s1 - s2 + 0.5. The
+    interior equilibrium (0.2, 0.2) is a saddle (free-block eigenvalues -2.5 and +0.5,
+    the unstable direction h1 - h2); the stable ones are (0, 0.5) and (0.5, 0)."""
+    A = np.zeros((1, 3, 3))
+    A[0, 0, 1] = A[0, 0, 2] = 0.5  # from the bias
+    A[0, 1, 2] = A[0, 2, 1] = -1.5
+    field = AffineField(A, np.ones((1, 1, 3)), np.zeros((1, 1, 3)), np.array([False, True, True]))
+    return field, np.array([[[1.0, 0.05, 0.05 + start_gap]]])
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_polish_never_jumps_to_a_saddle(batched, monkeypatch):
+    # Started 1e-9 off the saddle's stable manifold (the diagonal), Euler passes within
+    # a residual of 1e-5 of (0.2, 0.2) and then leaves along h2 > h1. Jumping to the
+    # exact root there would stop on the saddle (it did: "converged" after 79 steps).
+    import models.settle as ms
+    if batched:  # the large-N path: batched Euler steps and the same polish
+        monkeypatch.setattr(ms, "_BLAS_MIN_N", 0)
+    field, s0 = _saddle()
+    fast = settle(field, s0, solver="fast")
+    ref = settle(field, s0, solver="reference", steps=20_000)
+    assert ref.converged.all() and np.abs(ref.s[0, 0, 1:] - [0.0, 0.5]).max() < 1e-12
+    assert fast.converged.all()
+    assert np.abs(fast.s[0, 0, 1:] - [0.2, 0.2]).max() > 0.1
+    # 1e-6: fast stops at a residual below 1e-9 with decay rate 1 (h2 at 0.5)
+    assert np.abs(fast.s - ref.s).max() < 1e-6
+
+
+def test_stability_check_keeps_the_polish_on_stable_equilibria():
+    # The check must not disable the polish: on a leaky network (every free block is
+    # Hurwitz) the exact solve still ends the settle, far earlier than Euler reaches
+    # the same tolerance, at a residual near rounding.
+    field, s0 = _setup(2, std=0.05, gamma=1.0)
+    tol = 1e-12
+    fast = settle(field, s0, solver="fast", tol=tol)
+    s, euler = s0.copy(), np.full(s0.shape[:2], -1)
+    for t in range(5000):  # plain Euler: the first step at which each sample is within tol
+        euler[(euler < 0) & (residual_norm(s, field) < tol)] = t
+        s = np.clip(s + 0.05 * field(s), 0, 1)
+    assert fast.converged.all() and (euler >= 0).all()
+    assert fast.residual.max() < 1e-15
+    polished = fast.steps < euler  # the others saturate completely (nothing to solve)
+    assert polished.mean() >= 0.75
+    assert (fast.steps[polished] < 0.5 * euler[polished]).all()
+    assert np.abs(fast.s - s).max() < 1e-11
+
+
+def test_hurwitz_check_agrees_with_the_eigenvalues():
+    from models.settle import _hurwitz
+    from models.stability import spectral_abscissa
+    rng = np.random.default_rng(0)
+    assert _hurwitz(np.zeros((0, 0)))
+    seen = set()
+    for m in (1, 2, 3, 5, 8, 40):
+        for _ in range(60):
+            J = rng.normal(0, 1, (m, m)) - rng.uniform(0, 2.5) * np.sqrt(m) * np.eye(m)
+            a = spectral_abscissa(J)
+            if abs(a) < 1e-8:
+                continue
+            assert _hurwitz(J) == (a < 0), (m, a)
+            seen.add(bool(a < 0))
+    assert seen == {True, False}
+    # a stable spiral whose symmetric part is indefinite: only the eigenvalues decide
+    J = np.array([[-0.1, 5.0], [-0.2, -0.1]])
+    assert _hurwitz(J) and np.linalg.eigvalsh(J + J.T).max() > 0
+    assert not _hurwitz(np.array([[-1.0, -1.5], [-1.5, -1.0]]))  # the saddle's block
+
+
+@pytest.mark.parametrize("c2, accepted", [(5e-10, False), (0.0, True), (-5e-10, True)])
+def test_polish_refuses_a_neuron_held_at_a_bound_by_an_inward_field(c2, accepted):
+    # h1 settles at 0.5 (f1 = 0.5 - s1); h2 sits at 0 with field c2. An inward field
+    # below tol passes the residual test but is no equilibrium of the flow.
+    from models.settle import _polish
+    A = np.zeros((3, 3))
+    A[0, 1] = 0.5
+    x = np.array([1.0, 0.5 + 1e-7, 0.0])
+    out = np.empty(3)
+    ok = _polish(x, A, np.ones(3), np.array([0.0, 0.0, c2]), np.array([False, True, True]), 1e-9, out)
+    assert ok == accepted
+    assert np.abs(out - [1.0, 0.5, 0.0]).max() < 1e-15
