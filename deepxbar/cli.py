@@ -19,7 +19,9 @@ from . import __version__
 from hw.devices import PRESETS
 
 from .configs import CONFIGS, preset
+from .deploy import add_deploy_parser, cmd_deploy
 from .experiment import ENGINES, make_engine
+from .robustness import add_parser as add_robustness_parser, cmd_robustness
 from .hardware import add_device_options, cmd_devices, crossbar_config
 from .tasks import TASKS, make_task
 
@@ -80,6 +82,13 @@ def _add_train(sub) -> None:
     p.add_argument("--sign", action="store_true", help="sign-only weight updates (the paper's option)")
     p.add_argument("--beta", type=_number(float, 0.0, inclusive=False), help="nudging strength > 0")
     p.add_argument("--eta", type=_number(float, 0.0, inclusive=False), help="learning rate > 0")
+    p.add_argument("--train-noise", type=_number(float, 0.0), metavar="SIGMA",
+                   help="noise-aware training: every epoch the phases settle on the weights plus fresh "
+                   "N(0, SIGMA^2) noise, the update goes to the clean weights (default 0)")
+    p.add_argument("--max-inhibition", type=_number(float, 0.0), metavar="X",
+                   help="DEEP: each non-input neuron's negative outgoing weights sum to at most X gamma "
+                   "(X < 0.5: one equilibrium from every start; default: 0.45 in the default config, "
+                   "none in the paper config)")
     add_device_options(p, train=True)
     p.set_defaults(device=None)
     p.add_argument("--out", type=Path, help="run folder to create (default: runs/TASK-MODEL-CONFIG-TIME)")
@@ -162,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_devices(sub)
     _add_spice(sub)
     _add_sweep(sub)
+    add_deploy_parser(sub)
+    add_robustness_parser(sub, _number)
     return parser
 
 
@@ -174,7 +185,8 @@ def cmd_train(args) -> int:
     base = pre.pruned(args.l1, args.epochs) if args.prune else pre.train
     overrides = {"solver": args.solver}
     for opt, name in (("hidden", "n_hidden"), ("architecture", "architecture"), ("epochs", "epochs"),
-                      ("gamma", "gamma"), ("beta", "beta"), ("eta", "eta"), ("l1", "l1")):
+                      ("gamma", "gamma"), ("beta", "beta"), ("eta", "eta"), ("l1", "l1"),
+                      ("train_noise", "train_noise"), ("max_inhibition", "max_inhibition")):
         if getattr(args, opt) is not None:
             overrides[name] = getattr(args, opt)
     if args.sign:
@@ -230,16 +242,22 @@ def cmd_train(args) -> int:
 
 def _print_train_summary(s: dict) -> None:
     settled_by = f"solver {s['solver']}" if s.get("engine", "numpy") == "numpy" else f"engine {s['engine']}"
+    onchip = "onchip_success_rate" in s
     print(f"{s['task']} / {s['model']}{' one-hot' if s['one_hot'] else ''} / config {s['config']} / "
-          f"{settled_by} / device {s['device']}: success {s['success_rate']:.0%} of {len(s['seeds'])} seeds, "
-          f"stable {s['stable_rate']:.0%}, {s['wall_seconds']:.2f} s training")
-    print(f"{'seed':>5} {'success':>8} {'error':>6} {'epochs->0':>9} {'margin':>7} {'stable':>7} "
-          f"{'gershgorin':>10} {'sparsity':>8}")
+          f"{settled_by} / device {s['device']}: success {s['success_rate']:.0%} of {len(s['seeds'])} seeds"
+          + (f" (on the chip: {s['onchip_success_rate']:.0%})" if onchip else "")
+          + f", stable {s['stable_rate']:.0%}, basin accuracy {s['basin_accuracy_mean']:.3f}, "
+          f"{s['wall_seconds']:.2f} s training")
+    print(f"  starts U(0, {s['conditions']['init_state']:g}); basin: 20 starts per pattern U(0, 1)"
+          + ("; on the chip: a fresh read per inference, the run's wires and drift time" if onchip else ""))
+    print(f"{'seed':>5} {'success':>8} {'on chip':>8} {'error':>6} {'epochs->0':>9} {'margin':>7} {'basin':>6} "
+          f"{'stable':>7} {'gershgorin':>10} {'sparsity':>8}")
     for p in s["per_seed"]:
         e0 = "-" if p["epochs_to_zero"] is None else str(p["epochs_to_zero"])
-        print(f"{p['seed']:>5} {str(p['success']):>8} {p['final_error']:>6.2f} {e0:>9} "
-              f"{p['min_margin']:>7.3f} {str(p['stable']):>7} {str(p['gershgorin']['hurwitz']):>10} "
-              f"{p['sparsity']:>8.2f}")
+        chip = str(p["onchip_success"]) if "onchip_success" in p else "-"
+        print(f"{p['seed']:>5} {str(p['success']):>8} {chip:>8} {p['final_error']:>6.2f} {e0:>9} "
+              f"{p['min_margin']:>7.3f} {p['basin_accuracy']:>6.3f} {str(p['stable']):>7} "
+              f"{str(p['gershgorin']['hurwitz']):>10} {p['sparsity']:>8.2f}")
     print(f"run folder: {s['run_dir']}")
 
 
@@ -293,6 +311,7 @@ def cmd_stability(args) -> int:
 def _stability_under_device(args, run, task) -> int:
     from tqdm import tqdm
 
+    from hw.deploy import MAX_ITERATIONS, TOLERANCE, mapping_window
     from hw.montecarlo import monte_carlo
 
     from .hardware import plot_monte_carlo
@@ -301,15 +320,27 @@ def _stability_under_device(args, run, task) -> int:
         hw = crossbar_config(args, train=False)
     except ValueError as e:
         raise UsageError(f"deepxbar stability: error: {e}") from None
+    try:
+        mapping_window(hw.device)
+    except ValueError as e:  # a device whose devices share no window
+        raise UsageError(f"deepxbar stability: error: {e}") from None
+    repeats = min(args.repeats, 3)
     with tqdm(total=args.trials, desc=f"hardware instances ({hw.device.name})", unit="trial",
               disable=args.json, leave=False) as bar:
         mc = monte_carlo(run.net, run.cfg, task.X, task.Y, run.seeds, hw, args.trials,
-                         repeats=min(args.repeats, 3), on_trial=lambda t: bar.update(1))
+                         repeats=repeats, on_trial=lambda t: bar.update(1))
+    when = "right after programming" if hw.drift_time is None else f"{hw.drift_time:g} s after programming"
+    programmed = (f"programmed by program-and-verify as `deepxbar deploy` does (tolerance {TOLERANCE:g} of "
+                  f"the window, <= {MAX_ITERATIONS} iterations), judged {when}, {repeats} inferences per "
+                  f"instance with a fresh read each, starts U(0, {run.cfg.init_state:g})")
     png = run.path / f"stability-{hw.device.name}.png"
-    plot_monte_carlo(mc, png, f"{run.path.name}: {args.trials} instances on {hw.device.name}")
+    plot_monte_carlo(mc, png, f"{run.path.name}: {args.trials} programmed instances on {hw.device.name}")
     ab = mc["abscissa"].ravel()
+    prog = mc["programming"]
     out = {"run_dir": str(run.path), "device": hw.device.name, "drift_time": hw.drift_time,
-           "trials": args.trials, "seeds": run.seeds,
+           "trials": args.trials, "seeds": run.seeds, "repeats": repeats,
+           "programming": {"method": "program-and-verify", "tolerance": TOLERANCE,
+                           "max_iterations": MAX_ITERATIONS, **prog},
            "p_stable": float(mc["stable"].mean()), "p_gershgorin": float(mc["gershgorin"].mean()),
            "spectral_abscissa": {q: float(np.quantile(ab, v)) for q, v in
                                  (("min", 0), ("p10", .1), ("median", .5), ("p90", .9), ("max", 1))},
@@ -320,11 +351,14 @@ def _stability_under_device(args, run, task) -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"{out['run_dir']} on {out['device']} ({args.trials} instances x {len(run.seeds)} seeds): "
-              f"P(stable, local certificate) = {out['p_stable']:.2f}, P(Gershgorin) = {out['p_gershgorin']:.2f}")
+        print(f"{out['run_dir']} on {out['device']} ({args.trials} instances x {len(run.seeds)} seeds, "
+              f"{programmed}): P(stable, local certificate) = {out['p_stable']:.2f}, "
+              f"P(Gershgorin) = {out['p_gershgorin']:.2f}")
         a = out["spectral_abscissa"]
         print(f"spectral abscissa: min {a['min']:.3f}, median {a['median']:.3f}, max {a['max']:.3f}; "
-              f"accuracy mean {out['accuracy']['mean']:.3f}, all correct in {out['accuracy']['p_all_correct']:.0%}")
+              f"accuracy mean {out['accuracy']['mean']:.3f}, all correct in {out['accuracy']['p_all_correct']:.0%}; "
+              f"{prog['pulses_mean']:.1f} pulses per device, {prog['unconverged_devices']} of {prog['devices']} "
+              f"devices did not converge")
         print(f"histogram: {png}")
     return 0
 
@@ -338,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         from .sweep import SweepError, cmd_sweep
 
         handler = {"train": cmd_train, "stability": cmd_stability, "devices": cmd_devices,
-                   "export-spice": cmd_export, "verify": cmd_verify, "sweep": cmd_sweep}[args.command]
+                   "export-spice": cmd_export, "verify": cmd_verify, "sweep": cmd_sweep,
+                   "deploy": cmd_deploy, "robustness": cmd_robustness}[args.command]
         try:
             return handler(args)
         except SweepError as e:

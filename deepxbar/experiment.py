@@ -12,6 +12,7 @@ from models.topology import Topology
 from models.training import Network, TrainConfig, train
 from hw.controller import train_on_crossbar
 from hw.crossbar import Crossbar, CrossbarConfig
+from hw.deploy import onchip_field_source
 
 from .tasks import Task
 
@@ -44,6 +45,7 @@ class Experiment:
     basin: np.ndarray  # (K,) accuracy from starts over the whole box
     wall_seconds: float
     crossbar: Crossbar | None = None
+    onchip: dict | None = None  # evaluation on the crossbar as it ends (hardware runs)
 
     @property
     def topology(self) -> Topology:
@@ -73,7 +75,11 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
     ev = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS)
     stab = stability_report(net, cfg, task.X, seeds, REPEATS, ev if cfg.solver == "fast" else None)
     basin = basin_accuracy(net, cfg, task.X, task.Y, seeds)
-    return Experiment(task, cfg, seeds, net, hist, ev, stab, basin, wall, xbar)
+    onchip = None
+    if xbar is not None:  # the same starts, on the chip: a fresh read per inference, wires, drift
+        onchip = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS, field=onchip_field_source(
+            xbar, cfg.model, net.b, task.X.shape[0], cfg.gamma, seeds))
+    return Experiment(task, cfg, seeds, net, hist, ev, stab, basin, wall, xbar, onchip)
 
 
 def epochs_to_zero(err: np.ndarray) -> int | None:
@@ -107,6 +113,9 @@ def conditions(cfg: TrainConfig, repeats: int) -> dict:
         "basin_accuracy": f"fraction of (start, pattern) pairs right and settled, {BASIN_STARTS} starts "
                           "per pattern ~ Uniform(0, 1) (the whole state box)",
         "weights": "as trained (no noise, no drift, no wires)",
+        "onchip": "hardware runs: the same starts and success rule on the crossbar as the run ends, "
+                  f"{repeats} inferences, each one read of every device (fresh read noise, not the "
+                  "controller's averaged reads), drift to the run's drift time, its wires",
     }
 
 
@@ -117,6 +126,11 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
     success = ev["correct"].all(1) & ev["converged"].all(1)
     errs = ev["error"].mean(1)  # fraction of patterns misclassified, over the repeats
     margins = margin(ev["outputs"], exp.task.Y)
+    onchip_success = onchip_accuracy = None
+    if exp.onchip is not None:
+        chip = exp.onchip
+        onchip_success = chip["correct"].all(1) & chip["converged"].all(1)
+        onchip_accuracy = (chip["right"] & chip["converged"][..., None]).mean((1, 2))
     per_seed = []
     for k, seed in enumerate(exp.seeds):
         W = exp.net.W[k]
@@ -134,7 +148,10 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
             "sparsity": float(((W == 0) & allowed).sum() / allowed.sum()),
             "basin_accuracy": float(exp.basin[k]),
         })
-    return {
+        if onchip_success is not None:
+            per_seed[-1]["onchip_success"] = bool(onchip_success[k])
+            per_seed[-1]["onchip_accuracy"] = float(onchip_accuracy[k])
+    out = {
         "task": exp.task.name,
         "model": model_name,
         "one_hot": exp.task.one_hot,
@@ -148,3 +165,7 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
         "wall_seconds": round(exp.wall_seconds, 4),
         "per_seed": per_seed,
     }
+    if onchip_success is not None:
+        out["onchip_success_rate"] = float(onchip_success.mean())
+        out["onchip_accuracy_mean"] = float(onchip_accuracy.mean())
+    return out

@@ -5,8 +5,21 @@ onto its - row, columns sit at virtual ground, so the column currents are
 ``g0 sum_i W[i, j] V_i`` and neuron i's own row current is ``g0 V_i sum_k W[i, k]``: the
 two terms of the DEEP field (DEEP-MODEL.md). This module is the one place that maps
 w <-> g. Reads apply read noise, faults and drift; programming goes through the device
-response, so conductances stay within each device's window, except cells switched off
-by pruning (both devices at 0 S, an open cell, for good).
+response, so conductances stay within each device's window.
+
+Open cells (no connection, or pruned: ``Crossbar.open``) are disconnected by a per-cell
+select switch, since a device cannot be pulsed to 0 S. The switch is off for good once
+opened and leaks ``CrossbarConfig.off_conductance`` (default 0 S): both devices of an
+open cell are replaced by that conductance in the stored state, in every read (exactly,
+no read noise, no drift: no current flows through the device) and in ``field``. The two
+equal conductances cancel in ``W`` (an open cell has weight 0); with wire resistance
+(``line_resistance > 0``) they still load the wires, so a leaking switch changes the field.
+
+PCM (``depression="reset"``): a device is only potentiated gradually. The controller
+lowers a weight by potentiating the other device of its pair, and refreshes a pair (both
+devices RESET, the difference re-programmed one-sided from the floor) when the device it
+would potentiate would go above 90 % of its calibrated window while the other device
+holds more than 10 % of it. Such devices are mapped one-sided (``to_conductances``).
 """
 from __future__ import annotations
 
@@ -22,6 +35,9 @@ from . import devices
 from .devices import IDEAL, DeviceConfig, DeviceInstances
 from .wires import effective_matrices
 
+REFRESH_TOP = 0.9  # RESET devices: refresh a pair when the device potentiated would exceed
+REFRESH_OTHER = 0.1  # this fraction of its window while the other holds more than this
+
 
 @dataclass(frozen=True)
 class CrossbarConfig:
@@ -32,7 +48,8 @@ class CrossbarConfig:
     rows and columns; ``write_verify`` read-back-and-correct rounds after each update;
     ``drift_time`` (s after programming) at which reads happen (None: no drift);
     ``reads`` reads averaged per measurement; ``deadband`` in standard deviations of a
-    measured weight (at least one pulse): smaller errors are not chased.
+    measured weight (at least one pulse): smaller errors are not chased;
+    ``off_conductance`` (S) the leakage of an open cell's select switch, per device.
     """
 
     device: DeviceConfig = IDEAL
@@ -42,6 +59,7 @@ class CrossbarConfig:
     drift_time: float | None = None
     reads: int = 8  # reads averaged per measurement
     deadband: float = 8.0  # cells whose error is below this many read-noise deviations are left alone
+    off_conductance: float = 0.0  # S, each device of an open cell (select switch off)
 
     def __post_init__(self) -> None:
         if self.g0 is not None and not (math.isfinite(self.g0) and self.g0 > 0):
@@ -56,6 +74,11 @@ class CrossbarConfig:
             raise ValueError(f"reads = {self.reads!r} is invalid: must be an integer >= 1")
         if not (math.isfinite(self.deadband) and self.deadband >= 0):
             raise ValueError(f"deadband = {self.deadband!r} is invalid: must be finite and >= 0")
+        off = self.off_conductance
+        if (isinstance(off, bool) or not isinstance(off, (int, float, np.integer, np.floating))
+                or not (math.isfinite(off) and 0 <= off < self.device.g_max)):
+            raise ValueError(f"off_conductance = {off!r} is invalid: must be a conductance >= 0 S and "
+                             f"< the device's g_max ({self.device.g_max!r} S)")
 
     @property
     def unit(self) -> float:
@@ -75,7 +98,8 @@ class CrossbarConfig:
         deviations of a measured weight (two devices, ``reads`` reads at mid-window), and
         at least one pulse."""
         dev = self.device
-        sigma = dev.read_noise * (dev.g_min + dev.g_range / 2) * math.sqrt(2 / self.reads)
+        per_read = math.hypot(dev.read_noise * (dev.g_min + dev.g_range / 2), dev.read_noise_add * dev.g_range)
+        sigma = per_read * math.sqrt(2 / self.reads)
         return max(dev.dw_min * dev.g_range, self.deadband * sigma) / self.unit
 
 
@@ -83,11 +107,12 @@ def to_conductances(W: np.ndarray, device: DeviceConfig, g0: float) -> tuple[np.
     """The differential mapping ``Gp - Gm = g0 W``.
 
     Exact devices: one-sided, ``Gp = g_min + g0 max(W, 0)``, ``Gm = g_min + g0 max(-W, 0)``
-    (exact in floating point when g_min = 0 and g0 is a power of two). Pulsed devices:
-    centred on the middle of the window, ``g_mid +- g0 W / 2``, so that an update moves
-    both devices by half in opposite directions, away from the bounds.
+    (exact in floating point when g_min = 0 and g0 is a power of two); so are devices
+    depressed by RESET (they only climb: the free device waits at its floor). Other
+    pulsed devices: centred on the middle of the window, ``g_mid +- g0 W / 2``, so that
+    an update moves both devices by half in opposite directions, away from the bounds.
     """
-    if _exact(device):
+    if _exact(device) or device.depression == "reset":
         return device.g_min + g0 * np.maximum(W, 0.0), device.g_min + g0 * np.maximum(-W, 0.0)
     mid = device.g_min + device.g_range / 2
     return mid + g0 * W / 2, mid - g0 * W / 2
@@ -103,6 +128,7 @@ def _exact(device: DeviceConfig) -> bool:
     software training)."""
     return (device.levels is None and device.response == "linear" and device.c2c_noise == 0
             and device.write_noise == 0 and device.d2d_step == 0 and device.d2d_range == 0
+            and device.floor_spread == 0 and device.depression == "gradual"
             and device.up_down == 0 and device.stuck_min == 0 and device.stuck_max == 0)
 
 
@@ -142,21 +168,32 @@ class Crossbar:
 
     def _calibrate(self, rngs) -> tuple[DeviceInstances, DeviceInstances]:
         """Estimate every device's own window the only way a controller can: pulse it
-        to its top, average reads (the bottom is taken as nominal). Without this the
-        nominal inversion pulls each weight toward the middle of its devices' own
-        windows (soft bounds), a random offset of up to ~1 weight unit with RRAM."""
+        to its top, average reads, then to its bottom (a RESET for PCM), average reads.
+        Without this the nominal inversion pulls each weight toward the middle of its
+        devices' own windows (soft bounds), a random offset of up to ~1 weight unit with
+        RRAM."""
         dev = self.cfg.device
-        n_up = int(min(20_000, math.ceil((16 if dev.response == "soft-bounds" else 2) / dev.dw_min)))
+        # pulses to cross the window, twice (slow devices, wide windows): 1/dw_min linear;
+        # 8/dw_min soft bounds (to within e^-16); 1/((1 - gamma) dw_min) linear-step (the
+        # step is at least 1 - gamma of dw_min); (e^a - 1)/(a dw_min) exponential
+        a = dev.nonlinearity
+        per_range = {"soft-bounds": 8.0, "linear-step": 1.0 / (1.0 - max(dev.gamma_up, dev.gamma_down)),
+                     "exponential": math.expm1(a) / a if a > 0 else 1.0}.get(dev.response, 1.0)
+        n_up = int(min(20_000, math.ceil(2 * per_range / dev.dw_min)))
+        n_down = -1 if dev.depression == "reset" else -n_up
         est = []
         for inst in (self.inst_p, self.inst_m):
-            tops = []
+            tops, bottoms = [], []
             for k, r in enumerate(rngs):
                 i = _at(inst, k)
                 g = devices.pulse(np.full(i.shape, dev.g_min), np.full(i.shape, n_up), i, dev, r)
                 tops.append(np.mean([devices.read(g, i, dev, r) for _ in range(10)], axis=0))
-            top = np.maximum(np.stack(tops), dev.g_min + 0.05 * dev.g_range)
+                g = devices.pulse(g, np.full(i.shape, n_down), i, dev, r)
+                bottoms.append(np.mean([devices.read(g, i, dev, r) for _ in range(10)], axis=0))
+            bottom = np.stack(bottoms)
+            top = np.maximum(np.stack(tops), bottom + devices.MIN_WINDOW * dev.g_range)
             shape = top.shape
-            est.append(DeviceInstances(np.full(shape, dev.g_min), top, np.ones(shape), np.zeros(shape),
+            est.append(DeviceInstances(bottom, top, np.ones(shape), np.zeros(shape),
                                        np.zeros(shape, dtype=np.int8)))
         return est[0], est[1]
 
@@ -164,21 +201,28 @@ class Crossbar:
         w = np.clip(W, -self.cfg.w_max, self.cfg.w_max)
         return to_conductances(w, self.cfg.device, self.cfg.unit)
 
+    def _switched(self, Gp: np.ndarray, Gm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both devices of every open cell replaced by the switch's off conductance."""
+        off = self.cfg.off_conductance
+        return np.where(self.open, off, Gp), np.where(self.open, off, Gm)
+
     def _write(self, W, rngs) -> tuple[np.ndarray, np.ndarray]:
         """Direct programming of the targets (write noise, quantisation), per network."""
         tp, tm = self._targets(W)
         dev = self.cfg.device
         Gp = np.stack([devices.program(tp[k], tp[k], _at(self.inst_p, k), dev, r) for k, r in enumerate(rngs)])
         Gm = np.stack([devices.program(tm[k], tm[k], _at(self.inst_m, k), dev, r) for k, r in enumerate(rngs)])
-        return np.where(self.open, 0.0, Gp), np.where(self.open, 0.0, Gm)
+        return self._switched(Gp, Gm)
 
     def programmed_weights(self) -> np.ndarray:
-        """The weights the conductances hold, without read noise (K, N, N)."""
-        return np.where(self.open, 0.0, to_weights(self.Gp, self.Gm, self.cfg.unit))
+        """The weights the conductances hold, without read noise (K, N, N); 0 on open
+        cells."""
+        Gp, Gm = self._switched(self.Gp, self.Gm)
+        return np.where(self.open, 0.0, to_weights(Gp, Gm, self.cfg.unit))
 
     def read(self, rngs: list[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
         """A measurement of every device: ``reads`` reads averaged (drift to
-        ``drift_time``, faults, read noise)."""
+        ``drift_time``, faults, read noise); open cells read exactly the off conductance."""
         dev, t = self.cfg.device, self.cfg.drift_time
         out = []
         for G, inst in ((self.Gp, self.inst_p), (self.Gm, self.inst_m)):
@@ -187,10 +231,11 @@ class Crossbar:
                 g, i = G[k], _at(inst, k)
                 if t is not None:
                     g = devices.drift(g, t, i, dev)
-                n = self.cfg.reads if dev.read_noise > 0 else 1  # noiseless: one read, exact
+                noisy = dev.read_noise > 0 or dev.read_noise_add > 0
+                n = self.cfg.reads if noisy else 1  # noiseless: one read, exact
                 reads.append(np.mean([devices.read(g, i, dev, r) for _ in range(n)], axis=0))
-            out.append(np.where(self.open, 0.0, np.stack(reads)))
-        return out[0], out[1]
+            out.append(np.stack(reads))
+        return self._switched(out[0], out[1])
 
     def read_weights(self, rngs) -> np.ndarray:
         Gp, Gm = self.read(rngs)
@@ -199,10 +244,12 @@ class Crossbar:
     def field(self, Gp: np.ndarray, Gm: np.ndarray, model: str, b: np.ndarray, batch: int,
               gamma: float) -> AffineField:
         """The dynamics these (read) conductances give. Without wire resistance it is the
-        software field of ``W = (Gp - Gm)/g0`` exactly; with it, the column and row
-        currents are the effective matrices of one sparse nodal solve per network."""
+        software field of ``W = (Gp - Gm)/g0`` exactly (open cells: 0); with it, the
+        column and row currents are the effective matrices of one sparse nodal solve per
+        network, open cells conducting the switch's off conductance."""
         topo = self.topology
         free = topo.free_mask()
+        Gp, Gm = self._switched(Gp, Gm)
         W = np.where(self.open, 0.0, to_weights(Gp, Gm, self.cfg.unit))
         r = self.cfg.line_resistance
         if r == 0:
@@ -223,15 +270,18 @@ class Crossbar:
         An exact device is written to ``to_conductances(W_goal)``. A pulsed device: the
         controller knows it only through measurements (``seen = (Gp, Gm)``, then fresh
         ones in the ``write_verify`` rounds); every cell whose measured weight is off by
-        more than ``w_tolerance`` gets half of the correction on each device, as the
-        pulse counts that invert the device's calibrated response.
+        more than ``w_tolerance`` is corrected with the pulse counts that invert the
+        device's calibrated response: half of the correction on each device (gradual
+        depression), or all of it by potentiating one device (RESET depression: the +
+        device to raise the weight, the - device to lower it; a pair is refreshed as in
+        the module docstring).
         """
         self.open = self.open | ~alive
         dev, g0 = self.cfg.device, self.cfg.unit
         if _exact(dev):
             tp, tm = self._targets(W_goal)
             pulses = (np.abs(tp - self.Gp) + np.abs(tm - self.Gm)) / (dev.dw_min * dev.g_range)
-            self.Gp, self.Gm = np.where(self.open, 0.0, tp), np.where(self.open, 0.0, tm)
+            self.Gp, self.Gm = self._switched(tp, tm)
             return np.where(self.open, 0.0, np.rint(pulses)).sum((-1, -2))
         goal = np.clip(W_goal, -self.cfg.w_max, self.cfg.w_max)
         total = np.zeros(len(rngs))
@@ -241,16 +291,40 @@ class Crossbar:
                 Gp_seen, Gm_seen = self.read(rngs)
             delta = goal - (Gp_seen - Gm_seen) / g0
             delta = np.where(self.open | (np.abs(delta) <= self.cfg.w_tolerance), 0.0, delta)
-            for G, seen_G, inst, est, sign in ((self.Gp, Gp_seen, self.inst_p, self.est_p, 1.0),
-                                               (self.Gm, Gm_seen, self.inst_m, self.est_m, -1.0)):
-                for k, r in enumerate(rngs):
-                    n = devices.pulses_for(sign * g0 * delta[k] / 2, seen_G[k], _at(est, k), dev,
-                                           calibrated=True)
-                    G[k] = devices.pulse(G[k], n, _at(inst, k), dev, r)
-                    total[k] += np.abs(n).sum()
-            self.Gp = np.where(self.open, 0.0, self.Gp)
-            self.Gm = np.where(self.open, 0.0, self.Gm)
+            for k, r in enumerate(rngs):
+                if dev.depression == "reset":
+                    n_p, n_m = self._reset_counts(goal[k], delta[k], Gp_seen[k], Gm_seen[k], k)
+                else:
+                    n_p = devices.pulses_for(g0 * delta[k] / 2, Gp_seen[k], _at(self.est_p, k), dev,
+                                             calibrated=True)
+                    n_m = devices.pulses_for(-g0 * delta[k] / 2, Gm_seen[k], _at(self.est_m, k), dev,
+                                             calibrated=True)
+                self.Gp[k] = devices.pulse(self.Gp[k], n_p, _at(self.inst_p, k), dev, r)
+                self.Gm[k] = devices.pulse(self.Gm[k], n_m, _at(self.inst_m, k), dev, r)
+                total[k] += np.abs(n_p).sum() + np.abs(n_m).sum()
+            self.Gp, self.Gm = self._switched(self.Gp, self.Gm)
         return total
+
+    def _reset_counts(self, goal, delta, sp, sm, k) -> tuple[np.ndarray, np.ndarray]:
+        """Pulse counts (+, -) of network k for devices depressed only by RESET: the
+        correction ``delta`` by potentiating one device; a refresh (both devices RESET,
+        ``-(1 + k)`` pulses, the goal re-programmed one-sided from the floors) where the
+        potentiated device would pass ``REFRESH_TOP`` of its calibrated window while the
+        other holds more than ``REFRESH_OTHER`` of its own."""
+        dev, g0 = self.cfg.device, self.cfg.unit
+        ep, em = _at(self.est_p, k), _at(self.est_m, k)
+        inc_p, inc_m = g0 * np.maximum(delta, 0.0), g0 * np.maximum(-delta, 0.0)
+
+        def level(G, est):  # fraction of the calibrated window
+            return (G - est.g_min) / (est.g_max - est.g_min)
+
+        refresh = (((delta > 0) & (level(sp + inc_p, ep) > REFRESH_TOP) & (level(sm, em) > REFRESH_OTHER))
+                   | ((delta < 0) & (level(sm + inc_m, em) > REFRESH_TOP) & (level(sp, ep) > REFRESH_OTHER)))
+        n_p = devices.pulses_for(inc_p, sp, ep, dev, calibrated=True)
+        n_m = devices.pulses_for(inc_m, sm, em, dev, calibrated=True)
+        k_p = devices.pulses_for(g0 * np.maximum(goal, 0.0), ep.g_min, ep, dev, calibrated=True)
+        k_m = devices.pulses_for(g0 * np.maximum(-goal, 0.0), em.g_min, em, dev, calibrated=True)
+        return np.where(refresh, -1 - k_p, n_p), np.where(refresh, -1 - k_m, n_m)
 
 
 def _at(inst: DeviceInstances, k: int) -> DeviceInstances:

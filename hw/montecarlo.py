@@ -1,42 +1,46 @@
 """Stability and accuracy of a trained network under device nonidealities.
 
-Each trial builds a fresh hardware instance of the trained networks (device-to-device
-variation, faults, programming noise), reads it (drift to ``drift_time``, read noise)
-and judges the weights read: the paper's global Gershgorin test, the spectral abscissa
-of the DEEP Jacobian, the local Lyapunov certificate at every free-phase equilibrium
-reached on the patterns, and the accuracy.
+Each trial is a fresh chip per trained network, programmed as ``deepxbar deploy``
+programs it (``hw/deploy.py``: one-sided mapping, program-and-verify to the default
+tolerance, the same chips for the same seeds and count), judged at the crossbar
+config's ``drift_time`` (None: right after programming) with its line resistance and
+no drift compensation: the paper's global Gershgorin test and the spectral abscissa of
+the Jacobian of the field the chip holds (drifted conductances, no read noise), and,
+over ``repeats`` inferences each with a fresh read of every device, the local Lyapunov
+certificate at every free-phase equilibrium reached on the patterns and the accuracy.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from models.evaluation import evaluate, stability_report
+from models.stability import gershgorin, spectral_abscissa
 from models.training import Network, TrainConfig
 
-from .crossbar import Crossbar, CrossbarConfig
-
-
-def hardware_instance(net: Network, hw: CrossbarConfig, rngs: list[np.random.Generator]) -> Network:
-    """The networks as one freshly programmed and read crossbar holds them."""
-    xbar = Crossbar.build(hw, net.topology, np.where(net.alive, net.W, 0.0), rngs)
-    xbar.open = xbar.open | ~net.alive
-    return Network(net.topology, xbar.read_weights(rngs), net.b, net.alive)
+from .crossbar import CrossbarConfig
+from .deploy import MAX_ITERATIONS, TOLERANCE, deploy, global_jacobians, judge, programming_summary
 
 
 def monte_carlo(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds: list[int],
-                hw: CrossbarConfig, trials: int, repeats: int = 3, on_trial=None) -> dict:
-    """Arrays over (trials, K): ``gershgorin``, ``stable``, ``abscissa`` (global) and
-    ``accuracy`` (fraction of patterns right, over ``repeats`` free phases)."""
-    out = {k: np.zeros((trials, len(seeds))) for k in ("gershgorin", "stable", "abscissa", "accuracy")}
-    for t in range(trials):
-        rngs = [np.random.default_rng([s, 11, t]) for s in seeds]
-        inst = hardware_instance(net, hw, rngs)
-        ev = evaluate(inst, cfg, X, Y, seeds, repeats, solver="fast")
-        reports = stability_report(inst, cfg, X, seeds, repeats, ev)
-        out["gershgorin"][t] = [r["gershgorin"]["hurwitz"] for r in reports]
-        out["stable"][t] = [r["stable"] for r in reports]
-        out["abscissa"][t] = [r["global_abscissa"] for r in reports]
-        out["accuracy"][t] = 1.0 - ev["error"].mean(1)
-        if on_trial is not None:
-            on_trial(t)
+                hw: CrossbarConfig, trials: int, repeats: int = 3, on_trial=None,
+                tolerance: float = TOLERANCE, max_iterations: int = MAX_ITERATIONS) -> dict:
+    """Arrays over (trials, K): ``gershgorin``, ``stable`` (every equilibrium of every
+    inference certified), ``abscissa`` (global) and ``accuracy`` (fraction of (inference,
+    pattern) pairs right and settled over ``repeats`` inferences). ``on_trial(t)`` is
+    called once per trial when its chips are judged; ``programming`` holds the summary of
+    the program-and-verify (``hw.deploy.programming_summary``)."""
+    dep = deploy(net, seeds, hw.device, trials, tolerance, max_iterations)
+    t = 0.0 if hw.drift_time is None else float(hw.drift_time)
+    res = judge(dep, cfg, X, Y, [t], repeats, "none", hw.line_resistance)
+    J = global_jacobians(dep, cfg, t, hw.line_resistance)  # (K, trials, n, n)
+    out = {
+        "gershgorin": gershgorin(J)["hurwitz"].T.astype(float),
+        "stable": (res["certified"][0].all(-1)).T.astype(float),
+        "abscissa": spectral_abscissa(J).T,
+        "accuracy": res["accuracy"][0].T,
+        "programming": programming_summary(dep),
+        "drift_time": t,
+    }
+    if on_trial is not None:
+        for k in range(trials):
+            on_trial(k)
     return out

@@ -45,6 +45,7 @@ class TrainConfig:
     prune_start: int = 0      # first epoch at which L1 and pruning apply
     prune_stop: int | None = None  # epoch from which they stop (fine-tuning after); None: never
     max_inhibition: float | None = None  # sum of a non-input neuron's negative outgoing weights <= this x gamma (None: no limit)
+    weight_clip: float | None = None  # |W| <= weight_clip after every update (None: no clip)
     train_noise: float = 0.0  # noise-aware training: phases settle on W + N(0, train_noise^2) (fresh per epoch), the update goes to W
     init_std: float = 0.05    # W ~ Normal(0, init_std^2)
     init_state: float = 0.1   # non-input states ~ Uniform(0, init_state) each free phase
@@ -194,6 +195,8 @@ def train_epoch(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
     late = cfg.prune_start <= epoch < (cfg.prune_stop or cfg.epochs)
     W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1 if late else 0.0, sign=cfg.sign)
     W_new *= 1.0 - cfg.weight_decay
+    if cfg.weight_clip is not None:
+        W_new = np.clip(W_new, -cfg.weight_clip, cfg.weight_clip)
     if deep and cfg.max_inhibition is not None:
         W_new = limit_inhibition(W_new, topo.free_mask(), cfg.max_inhibition * cfg.gamma)
     b_new = (net.b + db) * topo.free_mask()

@@ -50,7 +50,7 @@ def test_conductances_stay_in_window_stuck_never_change_pruned_stay_zero(xor_x, 
     live = ~xbar.open
     for G, inst in ((xbar.Gp, xbar.inst_p), (xbar.Gm, xbar.inst_m)):
         assert (G[live] >= inst.g_min[live]).all() and (G[live] <= inst.g_max[live]).all()
-        assert (G[xbar.open] == 0).all()  # open cells: both devices at 0 S
+        assert (G[xbar.open] == 0).all()  # open cells: both devices at the switch's 0 S
         stuck = (inst.stuck != 0) & live
         want = np.where(inst.stuck < 0, inst.g_min, inst.g_max)
         assert np.array_equal(G[stuck], want[stuck])
@@ -88,10 +88,14 @@ def test_ir_drop_field_equals_a_direct_nodal_solve():
 
 
 @pytest.mark.parametrize("bad", [dict(g0=-1.0), dict(line_resistance=-2.0), dict(write_verify=-1),
-                                 dict(drift_time=float("nan"))])
+                                 dict(drift_time=float("nan")), dict(off_conductance=-1e-9),
+                                 dict(off_conductance=float("inf")), dict(off_conductance=1.0),
+                                 dict(off_conductance="1e-9")])
 def test_crossbar_config_validation(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as e:
         CrossbarConfig(**bad)
+    field = next(iter(bad))
+    assert str(e.value).startswith(f"{field} = ") and "\n" not in str(e.value)
 
 
 def test_ideal_hardware_equals_software_over_a_long_pruned_run(xor_x):
@@ -128,3 +132,76 @@ def test_training_with_wire_resistance_runs_and_differs_from_no_wires(xor_x):
                                 CrossbarConfig(device=PRESETS["ecram"], line_resistance=50.0))
     assert np.isfinite(b.W).all() and np.isfinite(h["mse_free"]).all()
     assert np.abs(a.W - b.W).max() > 0  # the IR drop changes the dynamics, hence the training
+
+
+# ---- the off switch and PCM's RESET (issue 8, part 6) -----------------------------------------
+
+def _pruned_crossbar(off, r, name="rram"):
+    t = Topology(3, 6, 2)
+    W = t.init_weights(np.random.default_rng(5), 1, 0.8)
+    hw = CrossbarConfig(device=PRESETS[name], line_resistance=r, off_conductance=off)
+    xbar = Crossbar.build(hw, t, W, hardware_rngs([0]))
+    live = ~xbar.open
+    prune = live & (np.random.default_rng(6).random(live.shape) < 0.4)
+    xbar.drive(xbar.programmed_weights(), live & ~prune, xbar.read(hardware_rngs([1])), hardware_rngs([2]))
+    return xbar, prune
+
+
+def test_open_cells_read_exactly_the_off_conductance_and_hold_weight_zero():
+    off = 2e-8
+    xbar, prune = _pruned_crossbar(off, 0.0)
+    assert prune.any() and xbar.open[prune].all()
+    Gp, Gm = xbar.read(hardware_rngs([3]))  # RRAM: additive read noise on every live device
+    assert (Gp[xbar.open] == off).all() and (Gm[xbar.open] == off).all()  # no noise through the switch
+    assert (Gp[~xbar.open] != off).all()
+    assert (xbar.read_weights(hardware_rngs([3]))[xbar.open] == 0).all()
+    assert (xbar.programmed_weights()[xbar.open] == 0).all()
+    assert (xbar.Gp[xbar.open] == off).all() and (xbar.Gm[xbar.open] == off).all()
+
+
+def test_a_leaking_off_switch_changes_the_field_only_through_the_wires():
+    s = np.random.default_rng(7).random((1, 3, 11))
+    fields = {}
+    for r in (0.0, 5.0):
+        for off in (0.0, 1e-6):
+            xbar, _ = _pruned_crossbar(off, r)
+            Gp, Gm = xbar.read(hardware_rngs([3]))
+            fields[r, off] = xbar.field(Gp, Gm, "deep", np.zeros((1, 11)), 3, gamma=0.5)(s)
+    assert np.array_equal(fields[0.0, 0.0], fields[0.0, 1e-6])  # equal conductances cancel in W
+    assert np.abs(fields[5.0, 0.0] - fields[5.0, 1e-6]).max() > 1e-9  # ... but load the wires
+
+
+def _quiet_pcm():
+    return replace(PRESETS["pcm"], c2c_noise=0.0, write_noise=0.0, read_noise=0.0, d2d_range=0.0,
+                   d2d_step=0.0, drift_nu=0.0, drift_nu_std=0.0)
+
+
+def test_pcm_pair_lowers_a_weight_by_potentiating_the_other_device():
+    t = Topology(3, 5, 1)
+    hw = CrossbarConfig(device=_quiet_pcm())
+    xbar = Crossbar.build(hw, t, np.zeros((1, t.n, t.n)), hardware_rngs([0]))
+    live = ~xbar.open
+    g_min = hw.device.g_min
+    assert (xbar.Gp[live] == g_min).all() and (xbar.Gm[live] == g_min).all()  # one-sided: both at the floor
+    goal = np.where(live, -1.0, 0.0)
+    pulses = xbar.drive(goal, live, (xbar.Gp.copy(), xbar.Gm.copy()), hardware_rngs([1]))
+    assert pulses[0] > 0
+    assert (xbar.Gp[live] == g_min).all()  # the + device is not touched
+    W = xbar.programmed_weights()
+    assert (np.abs(W[live] + 1.0) < 0.5).all()  # the - device climbed by ~g0 (steps of 0.4 units)
+
+
+def test_pcm_pair_is_refreshed_near_the_top():
+    t = Topology(3, 5, 1)
+    hw = CrossbarConfig(device=_quiet_pcm())
+    dev, g0 = hw.device, hw.unit
+    xbar = Crossbar.build(hw, t, np.zeros((1, t.n, t.n)), hardware_rngs([0]))
+    live = ~xbar.open
+    xbar.Gp = np.where(live, dev.g_min + 0.85 * dev.g_range, 0.0)
+    xbar.Gm = np.where(live, dev.g_min + 0.50 * dev.g_range, 0.0)
+    w0 = 0.35 * dev.g_range / g0  # 1.4
+    goal = np.where(live, w0 + 1.0, 0.0)  # + device would pass 90 % while - holds 50 %
+    pulses = xbar.drive(goal, live, (xbar.Gp.copy(), xbar.Gm.copy()), hardware_rngs([1]))
+    assert (xbar.Gm[live] == dev.g_min).all()  # reset
+    assert np.allclose(xbar.Gp[live], dev.g_min + g0 * (w0 + 1.0), atol=0.03 * dev.g_range)  # re-programmed
+    assert pulses[0] >= 2 * live.sum()  # at least the two RESET pulses per pair

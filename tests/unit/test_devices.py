@@ -44,6 +44,15 @@ def _mid(cfg, inst, rng, frac=0.5):
         (dict(up_down=1.0), "up_down"),
         (dict(response="quadratic"), "response"),
         (dict(d2d_range=-0.2), "d2d_range"),
+        (dict(d2d_floor=-0.1), "d2d_floor"),
+        (dict(d2d_floor="wide"), "d2d_floor"),
+        (dict(read_noise_add=-0.01), "read_noise_add"),
+        (dict(read_noise_add=float("nan")), "read_noise_add"),
+        (dict(gamma_up=1.0), "gamma_up"),
+        (dict(gamma_down=-0.1), "gamma_down"),
+        (dict(symmetry_point=0.0), "symmetry_point"),
+        (dict(symmetry_point=1.0), "symmetry_point"),
+        (dict(depression="sudden"), "depression"),
     ],
 )
 def test_invalid_config_raises_one_line_naming_the_field(changes, field):
@@ -81,7 +90,7 @@ def test_pulses_keep_every_preset_inside_each_devices_window(name, seed, counts)
     cfg = dataclasses.replace(PRESETS[name], stuck_min=0.1, stuck_max=0.1)
     rng = _rng(seed)
     inst = sample_instances(cfg, SHAPE, rng)
-    assert np.all(inst.g_min == cfg.g_min) and np.all(inst.g_max > inst.g_min)
+    assert np.all(inst.g_min >= 0) and np.all(inst.g_max >= inst.g_min + dv.MIN_WINDOW * cfg.g_range)
     g = _mid(cfg, inst, rng, rng.random())
     for c in counts:
         n = rng.integers(-abs(c), abs(c) + 1, size=SHAPE)  # mixed signs per device
@@ -273,3 +282,121 @@ def test_plot_device_writes_a_png(tmp_path):
     for name in ("pcm", "ideal"):
         path = dv.plot_device(PRESETS[name], tmp_path / f"{name}.png", _rng())
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- corrections against aihwkit's presets (issue 8, part 6) -------------------------------
+
+def test_both_bounds_spread_independently_with_the_stated_std():
+    # a window far from 0 S, so that the truncation of the floor at 0 S plays no role
+    cfg = dataclasses.replace(IDEAL, g_min=30e-6, g_max=70e-6, d2d_range=0.15)
+    inst = sample_instances(cfg, (40000,), _rng(20))
+    R = cfg.g_range
+    # 40000 draws: the std to ~0.4 %, the mean to ~0.1 % of R, the correlation to ~0.005
+    for got, nominal in ((inst.g_min, cfg.g_min), (inst.g_max, cfg.g_max)):
+        assert got.std() == pytest.approx(0.15 * R, rel=0.02)
+        assert got.mean() == pytest.approx(nominal, abs=0.005 * R)
+    assert abs(np.corrcoef(inst.g_min, inst.g_max)[0, 1]) < 0.03  # each bound its own draw
+    floor_only = sample_instances(dataclasses.replace(cfg, d2d_range=0.0, d2d_floor=0.05), (40000,), _rng(21))
+    assert floor_only.g_min.std() == pytest.approx(0.05 * R, rel=0.02) and np.all(floor_only.g_max == cfg.g_max)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_sampled_window_is_valid(name):
+    cfg = PRESETS[name]
+    inst = sample_instances(cfg, (100000,), _rng(22))
+    assert np.all(inst.g_min >= 0)
+    assert np.all(inst.g_max >= inst.g_min + dv.MIN_WINDOW * cfg.g_range)
+    if name == "rram":  # 15 % of the range on both bounds (aihwkit's w_max_dtod = 0.3/1.25)
+        assert cfg.d2d_range == 0.15 and cfg.floor_spread == 0.15
+        assert inst.g_max.std() == pytest.approx(0.15 * cfg.g_range, rel=0.02)
+        assert (inst.g_min == 0).mean() == pytest.approx(0.43, abs=0.01)  # floor truncated at 0 S
+    if name == "pcm":  # aihwkit: w_min_dtod = 0, the reset floor does not spread
+        assert np.all(inst.g_min == cfg.g_min) and inst.g_max.std() > 0
+
+
+def test_additive_read_noise_is_constant_and_reaches_a_zero_device():
+    cfg = PRESETS["rram"]
+    assert cfg.read_noise == 0 and cfg.read_noise_add == 0.01
+    rng = _rng(23)
+    inst = sample_instances(dataclasses.replace(cfg, d2d_range=0.0), (50000,), rng)
+    want = 0.01 * cfg.g_range
+    for level in (8e-6, 35e-6):  # several std from 0 S: no clipping
+        r = read(np.full(inst.shape, level), inst, cfg, rng)
+        assert r.mean() == pytest.approx(level, abs=0.02 * want)
+        assert r.std() == pytest.approx(want, rel=0.03)  # 50000 samples: ~0.3 %
+    zero = read(np.zeros(inst.shape), inst, cfg, rng)
+    assert np.all(zero >= 0) and (zero > 0).mean() == pytest.approx(0.5, abs=0.02)
+    # relative noise (PCM) differs: its std doubles with g
+    pcm = PRESETS["pcm"]
+    lo, hi = (read(np.full(inst.shape, v), inst, pcm, rng).std() for v in (5e-6, 10e-6))
+    assert hi / lo == pytest.approx(2.0, rel=0.05)
+
+
+def _quiet_ecram(**kw):
+    return dataclasses.replace(PRESETS["ecram"], c2c_noise=0.0, d2d_range=0.0, d2d_floor=0.0, d2d_step=0.0,
+                               levels=None, **kw)
+
+
+def test_linear_step_pulses_for_inverts_pulse_exactly():
+    cfg = _quiet_ecram(up_down=0.1)
+    assert PRESETS["ecram"].response == "linear-step"
+    rng = _rng(24)
+    inst = sample_instances(cfg, (40, 50), rng)
+    g = cfg.g_min + rng.uniform(0.35, 0.65, inst.shape) * cfg.g_range
+    n = rng.integers(-300, 301, inst.shape)
+    g1 = pulse(g, n, inst, cfg, rng)
+    assert np.all((g1 > cfg.g_min) & (g1 < cfg.g_max))  # no clipping
+    assert np.array_equal(pulses_for(g1 - g, g, inst, cfg), n)
+    assert np.array_equal(pulses_for(g1 - g, g, inst, cfg, calibrated=True), n)
+    # the closed form equals pulse-by-pulse application
+    g_seq = g[:1, :1]
+    one = sample_instances(cfg, (1, 1), rng)
+    for _ in range(200):
+        g_seq = pulse(g_seq, -1, one, cfg, rng)
+    assert g_seq == pytest.approx(pulse(g[:1, :1], -200, one, cfg, rng), rel=1e-12)
+
+
+def test_linear_step_shrinks_the_step_toward_the_bound_approached():
+    cfg = _quiet_ecram()
+    inst = sample_instances(cfg, (1,), _rng(25))
+    s = cfg.dw_min * cfg.g_range
+    gc = cfg.g_min + cfg.symmetry_point * cfg.g_range
+
+    def step(g, n):
+        return float(pulse(np.array([g]), np.array([n]), inst, cfg, _rng())[0] - g)
+
+    assert step(gc, 1) == pytest.approx(s, rel=1e-9) and step(gc, -1) == pytest.approx(-s, rel=1e-9)
+    # near the bottom the down step is 1 - gamma_down = 0.49 of dw_min (aihwkit's fit)
+    g = cfg.g_min + 2 * s
+    want = 1 - cfg.gamma_down * (gc - g) / (gc - cfg.g_min)
+    assert -step(g, -1) / s == pytest.approx(want, rel=1e-9)
+    assert want == pytest.approx(1 - 0.5085, abs=0.003)
+    # near the top the up step is 1 - gamma_up = 0.885 of it
+    g = cfg.g_max - 2 * s
+    assert step(g, 1) / s == pytest.approx(1 - cfg.gamma_up * (g - gc) / (cfg.g_max - gc), rel=1e-9)
+    assert step(g, 1) / s == pytest.approx(1 - 0.1153, abs=0.003)
+    # moving away from a bound the step grows: the down step at the top is 1.72 dw_min
+    assert -step(cfg.g_max, -1) / s == pytest.approx(1 + 0.5085 * (1 - 0.4138) / 0.4138, rel=1e-9)
+
+
+def test_pcm_depression_is_a_reset_then_potentiation():
+    cfg = dataclasses.replace(PRESETS["pcm"], c2c_noise=0.0, d2d_step=0.0, stuck_min=0.1)
+    assert PRESETS["pcm"].depression == "reset"
+    rng = _rng(26)
+    inst = sample_instances(cfg, (30, 30), rng)
+    free = inst.stuck == 0
+    g = _mid(cfg, inst, rng, 0.6)
+    reset = pulse(g, -1, inst, cfg, rng)
+    assert np.array_equal(reset[free], inst.g_min[free])  # abrupt: one pulse to the floor
+    assert np.array_equal(reset[~free], g[~free])  # stuck devices do not reset
+    # -(1 + k): reset, then k potentiating pulses from the floor
+    assert np.array_equal(pulse(g, -6, inst, cfg, rng), pulse(inst.g_min, 5, inst, cfg, rng))
+    # a decrease is realised (within a step) through reset and potentiation
+    delta = -0.25 * cfg.g_range
+    n = pulses_for(delta, g, inst, cfg, calibrated=True)
+    assert np.all(n[free] <= -1) and np.all(n[~free] == 0)
+    g1 = pulse(g, n, inst, cfg, rng)
+    assert np.all(np.abs(g1 - (g + delta))[free] <= 2 * cfg.dw_min * cfg.g_range)
+    # the gradual variant goes down step by step instead
+    grad = dataclasses.replace(cfg, depression="gradual")
+    assert np.all(pulse(g, -1, inst, grad, rng)[free] > inst.g_min[free])

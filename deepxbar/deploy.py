@@ -1,0 +1,247 @@
+"""`deepxbar deploy RUN_DIR --device P`: a trained network on fresh chips over time.
+
+Each network of the run is mapped onto ``--instances`` fresh chips (device-to-device
+variation), programmed by program-and-verify to ``--tolerance`` (hw/deploy.py), and
+judged at every ``--times`` (s after programming: drift, optional global drift
+compensation, wires) by ``--repeats`` inferences per chip, each with a fresh read of
+every device. Prints a table per time (or one JSON object) and writes
+``deploy-DEVICE.png`` into the run folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from hw.deploy import (COMPENSATIONS, MAX_ITERATIONS, REACH, TOLERANCE, deploy, judge, mapping_window,
+                       programming_summary)
+from hw.devices import PRESETS
+
+from .hardware import device_config
+from .runs import load_run, write_file_atomically
+
+DEFAULT_TIMES = (0.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return v
+
+
+def _tolerance(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and 0 <= v < 1):
+        raise argparse.ArgumentTypeError(f"must be a fraction of the device window in [0, 1), got {text!r}")
+    return v
+
+
+def _ohms(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite resistance >= 0 ohm, got {text!r}")
+    return v
+
+
+def _times(text: str) -> list[float]:
+    try:
+        ts = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated seconds, got {text!r}") from None
+    if not all(math.isfinite(t) and t >= 0 for t in ts):
+        raise argparse.ArgumentTypeError(f"times must be finite and >= 0 s, got {text!r}")
+    if any(b <= a for a, b in zip(ts, ts[1:])):
+        raise argparse.ArgumentTypeError(f"times must be strictly increasing, got {text!r}")
+    return ts
+
+
+def add_deploy_parser(sub) -> None:
+    p = sub.add_parser(
+        "deploy", help="a trained run on freshly programmed chips, over time",
+        description="Program every network of a run onto fresh chips by program-and-verify "
+        "(one-sided differential mapping, the largest |W| of each network on the top of the "
+        "window most devices reach), then judge inferences at times after programming: drift, "
+        "optional global drift compensation, wires, a fresh read of every device per "
+        "inference, starts ~ U(0, init_state of the run).")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--device", choices=sorted(PRESETS), required=True, help="device preset")
+    p.add_argument("--device-set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a device parameter (SI units), e.g. write_noise=0.02; repeatable")
+    p.add_argument("--instances", type=_positive_int, default=20, metavar="K",
+                   help="fresh chips per network (default 20)")
+    p.add_argument("--tolerance", type=_tolerance, default=TOLERANCE, metavar="F",
+                   help=f"verify tolerance, a fraction of the nominal device window (default {TOLERANCE})")
+    p.add_argument("--max-iterations", type=_positive_int, default=MAX_ITERATIONS, metavar="M",
+                   help=f"pulse-and-verify iterations per device at most (default {MAX_ITERATIONS})")
+    p.add_argument("--times", type=_times, default=list(DEFAULT_TIMES), metavar="LIST",
+                   help="seconds after programming, increasing (default 0,3600,86400,2592000,31536000)")
+    p.add_argument("--drift-compensation", choices=COMPENSATIONS, default="none",
+                   help="global: the periphery rescales what it measures by a reference read "
+                   "after programming over one at t (default none)")
+    p.add_argument("--line-resistance", type=_ohms, default=0.0, metavar="OHMS",
+                   help="wire resistance per crossbar segment (default 0)")
+    p.add_argument("--repeats", type=_positive_int, default=10, metavar="R",
+                   help="inferences per chip and time, each with a fresh read (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+
+
+def _when(t: float) -> str:
+    for unit, s in (("year", 31536000), ("day", 86400), ("hour", 3600), ("min", 60)):
+        if t >= s and (t / s) == round(t / s, 1):
+            v = t / s
+            return f"{v:g} {unit}{'s' if v != 1 and unit != 'min' else ''}"
+    return f"{t:g} s"
+
+
+def cmd_deploy(args) -> int:
+    from tqdm import tqdm
+
+    from .cli import UsageError
+    from .tasks import make_task
+
+    try:
+        dev = device_config(args.device, args.device_set)
+    except ValueError as e:
+        raise UsageError(f"deepxbar deploy: error: device: {e}") from None
+    run = load_run(args.run_dir)
+    c = run.config
+    try:
+        task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
+    except (KeyError, ValueError) as e:
+        raise UsageError(f"deepxbar deploy: error: RUN_DIR {args.run_dir}: config.json is malformed ({e})")
+    if task.n_in != run.net.topology.n_in or task.n_out != run.net.topology.n_out:
+        raise UsageError(f"deepxbar deploy: error: RUN_DIR {args.run_dir}: weights.npz does not match its task")
+    try:
+        mapping_window(dev)
+    except ValueError as e:  # a device whose devices share no window
+        raise UsageError(f"deepxbar deploy: error: {e}") from None
+    times = [float(t) for t in args.times]
+    cfg = run.cfg
+    with tqdm(total=1 + len(times), desc=f"deploy on {dev.name}", unit="step", disable=args.json,
+              leave=False) as bar:
+        dep = deploy(run.net, run.seeds, dev, args.instances, args.tolerance, args.max_iterations)
+        bar.update(1)
+        res = judge(dep, cfg, task.X, task.Y, times, args.repeats, args.drift_compensation,
+                    args.line_resistance, on_time=lambda i: bar.update(1))
+    prog = programming_summary(dep)
+    K, I = dep.G.shape[:2]
+    acc = res["accuracy"].reshape(len(times), -1)
+    out = {
+        "run_dir": str(run.path), "task": c.get("task"), "model": cfg.model, "device": dev.name,
+        "tolerance": args.tolerance, "times": times,
+        "accuracy_mean": [float(a) for a in acc.mean(1)],
+        "accuracy_std": [float(a) for a in acc.std(1)],
+        "p_all_correct": [float(p) for p in res["all_correct"].reshape(len(times), -1).mean(1)],
+        "p_stable": [float(p) for p in res["stable"].reshape(len(times), -1).mean(1)],
+        "pulses_mean": prog["pulses_mean"],
+        "program_error_rms": prog["program_error_rms"],
+        "program_error_rms_window": prog["program_error_rms_window"],
+        "unconverged_devices": prog["unconverged_devices"],
+        "unconverged": prog["unconverged"],
+        "devices": prog["devices"],
+        "instances": I, "repeats": args.repeats, "seeds": run.seeds,
+        "max_iterations": args.max_iterations, "init_state": cfg.init_state,
+        "drift_compensation": args.drift_compensation, "line_resistance": args.line_resistance,
+        "mapping": {"reach_floor_top": list(REACH), "window": [float(w) for w in dep.window],
+                    "g0": [float(g) for g in dep.g0]},
+        "conductance_ratio": [float(x) for x in res["conductance_ratio"]],
+        "weight_error_rms": [float(x) for x in res["weight_error_rms"]],
+        "per_seed": [{"seed": int(s),
+                      "accuracy_mean": [float(a) for a in res["accuracy"][:, k].mean(-1)],
+                      "p_all_correct": [float(a) for a in res["all_correct"][:, k].mean(-1)],
+                      "p_stable": [float(a) for a in res["stable"][:, k].mean(-1)]}
+                     for k, s in enumerate(run.seeds)],
+        "definitions": {
+            "accuracy": "per chip: fraction of (inference, pattern) pairs right and settled; mean and "
+                        "std over the chips (networks x instances)",
+            "p_all_correct": "fraction of (chip, inference) pairs with every pattern right and settled",
+            "p_stable": "fraction of (chip, inference) pairs whose equilibria all pass the local "
+                        "certificate (models.stability.local_certificate) and settled",
+            "pulses_mean": "pulses per programmed device (both devices of every live cell)",
+            "program_error_rms": "programmed minus trained weight, rms over live cells, weight units "
+                                 "(no read noise, t = 0); program_error_rms_window: conductance minus "
+                                 "target per device, rms, fraction of the nominal window",
+            "inference": "one read per device per inference (fresh read noise), fast solver, starts "
+                         "~ U(0, init_state), the starts of the software evaluation's repeats",
+        },
+    }
+    png = run.path / f"deploy-{dev.name}.png"
+    out["plot"] = str(png)
+    write_file_atomically(png, lambda p: plot_deploy(out, p), suffix=".png")
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    _print(out, K)
+    return 0
+
+
+def _conditions(s: dict, n_nets: int) -> str:
+    return (f"{n_nets} networks x {s['instances']} chips, {s['repeats']} inferences per chip and time "
+            f"(one read per device each), starts U(0, {s['init_state']:g}), tolerance "
+            f"{s['tolerance']:g} of the window, drift compensation {s['drift_compensation']}, "
+            f"wires {s['line_resistance']:g} ohm")
+
+
+def _print(s: dict, n_nets: int) -> None:
+    u = s["unconverged"]
+    print(f"{s['run_dir']} ({s['task']}, {s['model']}) deployed on {s['device']}: {_conditions(s, n_nets)}")
+    print(f"programming (program-and-verify, <= {s['max_iterations']} iterations): "
+          f"{s['pulses_mean']:.1f} pulses per device, error rms {s['program_error_rms']:.4f} weight units "
+          f"({s['program_error_rms_window']:.4f} of the window per device); {s['unconverged_devices']} of "
+          f"{s['devices']} devices did not converge ({u['stuck']} stuck, {u['out_of_window']} target outside "
+          f"their window, {u['out_of_iterations']} out of iterations)")
+    print(f"{'time':>10} {'accuracy':>9} {'std':>6} {'P(all correct)':>15} {'P(stable)':>10} "
+          f"{'G(t)/G(0)':>10} {'W err rms':>10}")
+    for i, t in enumerate(s["times"]):
+        print(f"{_when(t):>10} {s['accuracy_mean'][i]:>9.3f} {s['accuracy_std'][i]:>6.3f} "
+              f"{s['p_all_correct'][i]:>15.3f} {s['p_stable'][i]:>10.3f} {s['conductance_ratio'][i]:>10.3f} "
+              f"{s['weight_error_rms'][i]:>10.4f}")
+    print("P(all correct): fraction of (chip, inference) pairs with every pattern right; P(stable): "
+          "every equilibrium certified; G(t)/G(0) as the periphery sees it (compensated)")
+    print(f"plot: {s['plot']}")
+
+
+def plot_deploy(s: dict, path: Path) -> None:
+    """Accuracy (mean, band of +- one std over the chips), P(all correct) and P(stable)
+    against time after programming; symlog time axis (linear below 1 s, so t = 0 is 0)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = np.array(s["times"])
+    m, sd = np.array(s["accuracy_mean"]), np.array(s["accuracy_std"])
+    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    ax.fill_between(t, np.clip(m - sd, 0, 1), np.clip(m + sd, 0, 1), color="C0", alpha=0.25,
+                    label="accuracy +- 1 std over chips")
+    ax.plot(t, m, "o-", color="C0", label="accuracy (mean)")
+    ax.plot(t, s["p_all_correct"], "s-", color="C1", label="P(all correct)")
+    ax.plot(t, s["p_stable"], "^--", color="C2", label="P(stable, local certificate)")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(left=0)
+    if len(t) <= 8:  # the times themselves, in words
+        ax.set_xticks(t, [_when(x) for x in t], rotation=30, fontsize=8)
+        ax.minorticks_off()
+    ax.set_ylim(-0.02, 1.02)
+    ax.set(xlabel="time after programming (symlog axis: linear below 1 s, logarithmic above)", ylabel="fraction")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title(f"{Path(s['run_dir']).name} on {s['device']}: {s['instances']} chips per network, "
+                 f"{s['repeats']} inferences each\ntolerance {s['tolerance']:g} of the window, "
+                 f"compensation {s['drift_compensation']}, wires {s['line_resistance']:g} ohm, "
+                 f"starts U(0, {s['init_state']:g})", fontsize=9)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
