@@ -24,11 +24,11 @@ from models.evaluation import weight_noise_robustness
 
 # the first default (before issue 8), for the ablation
 FIRST_DEFAULT = dict(n_hidden=5, gamma=1.0, beta=3.0, eta=300.0, init_std=0.1, epochs=400,
-                     weight_decay=1e-3, max_inhibition=None)
+                     weight_decay=1e-3, max_inhibition=None, weight_clip=None)
 
 
-def measure(task_name: str, cfg, seeds: list[int], trials: int) -> dict:
-    task = make_task(task_name)
+def measure(task_name: str, cfg, seeds: list[int], trials: int, one_hot: bool = False) -> dict:
+    task = make_task(task_name, one_hot)
     start = time.perf_counter()
     exp = experiment.run(task, cfg, seeds, progress=False)
     s = experiment.summary(exp, "deep", "default")
@@ -63,6 +63,9 @@ def main() -> None:
         print(row(task_name.upper(), measure(task_name, pre.train, seeds, args.trials)), flush=True)
     m = measure("xor", pre.pruned(), seeds, args.trials)
     print(row(f"XOR --prune (sparsity {m['sparsity']:.0%})", m), flush=True)
+    oh = preset("default", "deep", True).train
+    for task_name in ("and", "xor"):
+        print(row(f"{task_name.upper()} one-hot", measure(task_name, oh, seeds, args.trials, one_hot=True)), flush=True)
     if args.skip_ablation:
         return
     print()
@@ -76,7 +79,8 @@ def main() -> None:
         ("+ max_inhibition 0.45", replace(first, max_inhibition=0.45)),
         ("+ max_inhibition, 10 hidden, 1000 epochs", replace(first, max_inhibition=0.45, n_hidden=10, epochs=1000)),
         ("+ weight decay 1e-4", replace(first, max_inhibition=0.45, n_hidden=10, epochs=1000, weight_decay=1e-4)),
-        ("+ leak 3 (beta, eta, init x3) = the default", pre.train),
+        ("+ leak 3 (beta, eta, init x3)", replace(pre.train, weight_clip=None)),
+        ("+ |W| <= 1 = the default", pre.train),
         ("the default without max_inhibition", replace(pre.train, max_inhibition=None)),
         ("the default + noise-aware training, sigma 0.03", replace(pre.train, train_noise=0.03)),
     ]

@@ -85,6 +85,8 @@ def _add_train(sub) -> None:
     p.add_argument("--train-noise", type=_number(float, 0.0), metavar="SIGMA",
                    help="noise-aware training: every epoch the phases settle on the weights plus fresh "
                    "N(0, SIGMA^2) noise, the update goes to the clean weights (default 0)")
+    p.add_argument("--weight-clip", type=_number(float, 0.0, inclusive=False), metavar="W",
+                   help="|W| <= W after every update (default: 1 in the default config, none in the paper config)")
     p.add_argument("--max-inhibition", type=_number(float, 0.0), metavar="X",
                    help="DEEP: each non-input neuron's negative outgoing weights sum to at most X gamma "
                    "(X < 0.5: one equilibrium from every start; default: 0.45 in the default config, "
@@ -186,7 +188,8 @@ def cmd_train(args) -> int:
     overrides = {"solver": args.solver}
     for opt, name in (("hidden", "n_hidden"), ("architecture", "architecture"), ("epochs", "epochs"),
                       ("gamma", "gamma"), ("beta", "beta"), ("eta", "eta"), ("l1", "l1"),
-                      ("train_noise", "train_noise"), ("max_inhibition", "max_inhibition")):
+                      ("train_noise", "train_noise"), ("max_inhibition", "max_inhibition"),
+                      ("weight_clip", "weight_clip")):
         if getattr(args, opt) is not None:
             overrides[name] = getattr(args, opt)
     if args.sign:

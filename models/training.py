@@ -69,6 +69,9 @@ class TrainConfig:
         for name in ("n_hidden", "gamma", "l1", "prune_tol", "init_std", "init_state", "prune_start", "train_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0; got {getattr(self, name)!r}")
+        if self.weight_clip is not None and not (isinstance(self.weight_clip, (int, float))
+                                                 and math.isfinite(self.weight_clip) and self.weight_clip > 0):
+            raise ValueError(f"weight_clip must be a finite number > 0 or None; got {self.weight_clip!r}")
         if self.max_inhibition is not None and not (isinstance(self.max_inhibition, (int, float))
                                                     and math.isfinite(self.max_inhibition) and self.max_inhibition >= 0):
             raise ValueError(f"max_inhibition must be a finite number >= 0 or None; got {self.max_inhibition!r}")
