@@ -72,8 +72,9 @@ def add_deploy_parser(sub) -> None:
     p = sub.add_parser(
         "deploy", help="a trained run on freshly programmed chips, over time",
         description="Program every network of a run onto fresh chips by program-and-verify "
-        "(one-sided differential mapping, the largest |W| of each network on the top of the "
-        "window most devices reach), then judge inferences at times after programming: drift, "
+        "(one-sided differential mapping on each cell's zero, the higher reset floor of its two "
+        "devices; the largest |W| of each network spans the median pair floor to the top 90 % of "
+        "the devices reach), then judge inferences at times after programming: drift, "
         "optional global drift compensation, wires, a fresh read of every device per "
         "inference, starts ~ U(0, init_state of the run).")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
