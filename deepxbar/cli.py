@@ -218,7 +218,7 @@ def cmd_train(args) -> int:
     config = {"format_version": runs.FORMAT_VERSION, "deepxbar_version": __version__,
               "task": args.task, "one_hot": args.one_hot, "bias_input": pre.bias_input,
               "model": args.model, "config": args.config, "seeds": seeds, "train": cfg.to_dict(),
-              "hardware": runs.hardware_dict(hw), "engine": args.engine}
+              "hardware": runs.hardware_dict(exp.crossbar.cfg if exp.crossbar is not None else hw), "engine": args.engine}
     title = f"{args.task} {args.model} ({args.config} config, {args.solver} solver)"
     writers = {
         "config.json": runs.save_json(config),

@@ -11,7 +11,7 @@ from models.evaluation import BASIN_STARTS, basin_accuracy, evaluate, stability_
 from models.topology import Topology
 from models.training import Network, TrainConfig, train
 from hw.controller import train_on_crossbar
-from hw.crossbar import Crossbar, CrossbarConfig
+from hw.crossbar import Crossbar, CrossbarConfig, fit_weight_range
 from hw.deploy import onchip_field_source
 
 from .tasks import Task
@@ -57,6 +57,8 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
     """Train (in software, or on crossbars when ``hw`` is given) with ``engine``
     settling the phases (default: the models/ solver), then judge."""
     topo = Topology(task.n_in, cfg.n_hidden, task.n_out, cfg.architecture)
+    if hw is not None:
+        hw = fit_weight_range(hw, cfg.weight_clip)
     start = time.perf_counter()
     with tqdm(total=cfg.epochs, desc=f"train {task.name} x{len(seeds)} seeds", unit="epoch",
               disable=not progress, leave=False) as bar:

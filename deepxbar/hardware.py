@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import typing
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from hw.devices import PRESETS, DeviceConfig, get_preset, plot_device
 from .runs import write_file_atomically
 
 _DEVICE_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name != "name"}
+_DEVICE_TYPES = typing.get_type_hints(DeviceConfig)  # the annotations are strings (PEP 563)
 
 
 def add_device_options(p, train: bool) -> None:
@@ -31,27 +33,56 @@ def add_device_options(p, train: bool) -> None:
                        help="read-back-and-correct rounds after each update (default 0)")
 
 
+def device_field_value(key: str, text: str):
+    """``text`` parsed as DeviceConfig field ``key`` by the field's type: a string for
+    ``str`` fields, an integer for ``int``, a finite number for ``float``, and ``None``
+    for the word ``none`` where the field is ``Optional``. ValueError (one line, without
+    the option's name) for an unknown field or a value of the wrong kind; the device
+    itself checks the range (``DeviceConfig.__post_init__``)."""
+    if key not in _DEVICE_FIELDS:
+        raise ValueError(f"unknown field {key!r} (one of {', '.join(_DEVICE_FIELDS)})")
+    kind = _DEVICE_TYPES[key]
+    text = str(text).strip()
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    optional = typing.get_origin(kind) is typing.Union and len(args) == 1
+    if optional:
+        if text.lower() == "none":
+            return None
+        kind = args[0]
+    what = {str: "a string", int: "an integer", float: "a finite number"}.get(kind, str(kind))
+    what += ", or none" if optional else ""
+    try:
+        if kind is str:
+            if not text:
+                raise ValueError
+            return text
+        if kind is int:
+            return int(text)
+        if kind is float:
+            v = float(text)
+            if not math.isfinite(v):
+                raise ValueError
+            return v
+    except ValueError:
+        raise ValueError(f"{text!r} is not a valid {key} ({what})") from None
+    raise ValueError(f"{key}: fields of type {kind} cannot be set from text")
+
+
 def device_config(name: str, sets: list[str]) -> DeviceConfig:
-    """The preset with ``FIELD=VALUE`` overrides; ValueError with one line otherwise."""
+    """The preset with ``FIELD=VALUE`` overrides, each parsed by the field's type
+    (``device_field_value``); ValueError with one line otherwise."""
     dev = get_preset(name)
     changes = {}
     for item in sets:
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or key not in _DEVICE_FIELDS:
             raise ValueError(f"--device-set {item!r}: expected FIELD=VALUE with FIELD one of "
                              f"{', '.join(_DEVICE_FIELDS)}")
-        kind = _DEVICE_FIELDS[key].type
         try:
-            if value.lower() == "none" and key == "levels":
-                changes[key] = None
-            elif "int" in str(kind) and key == "levels":
-                changes[key] = int(value)
-            elif key == "response":
-                changes[key] = value
-            else:
-                changes[key] = float(value)
-        except ValueError:
-            raise ValueError(f"--device-set {item!r}: {value!r} is not a valid {key}") from None
+            changes[key] = device_field_value(key, value)
+        except ValueError as e:
+            raise ValueError(f"--device-set {item!r}: {e}") from None
     return replace(dev, **changes) if changes else dev
 
 

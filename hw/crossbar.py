@@ -24,7 +24,7 @@ holds more than 10 % of it. Such devices are mapped one-sided (``to_conductances
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -101,6 +101,21 @@ class CrossbarConfig:
         per_read = math.hypot(dev.read_noise * (dev.g_min + dev.g_range / 2), dev.read_noise_add * dev.g_range)
         sigma = per_read * math.sqrt(2 / self.reads)
         return max(dev.dw_min * dev.g_range, self.deadband * sigma) / self.unit
+
+
+WEIGHT_HEADROOM = 1.25  # w_max = 1.25 x the largest weight training allows (device windows spread)
+
+
+def fit_weight_range(cfg: CrossbarConfig, w_bound: float | None) -> CrossbarConfig:
+    """The crossbar with ``g0`` chosen so that weights up to ``WEIGHT_HEADROOM x w_bound``
+    fit the device window (``w_max = g_range / g0``), when training bounds the weights
+    (``w_bound``, e.g. the config's ``weight_clip``) and no ``g0`` was given. A smaller
+    weight range means a larger g0: read noise and pulse steps are then smaller in weight
+    units (RRAM XOR judged on the chip: 4/10 with g0 = window/4, 10/10 with the bound of 1).
+    IDEAL keeps its exact power-of-two g0."""
+    if w_bound is None or cfg.g0 is not None or cfg.device == IDEAL:
+        return cfg
+    return replace(cfg, g0=cfg.device.g_range / (WEIGHT_HEADROOM * w_bound))
 
 
 def to_conductances(W: np.ndarray, device: DeviceConfig, g0: float) -> tuple[np.ndarray, np.ndarray]:

@@ -205,3 +205,17 @@ def test_pcm_pair_is_refreshed_near_the_top():
     assert (xbar.Gm[live] == dev.g_min).all()  # reset
     assert np.allclose(xbar.Gp[live], dev.g_min + g0 * (w0 + 1.0), atol=0.03 * dev.g_range)  # re-programmed
     assert pulses[0] >= 2 * live.sum()  # at least the two RESET pulses per pair
+
+
+def test_weight_range_follows_the_training_bound():
+    from hw.crossbar import WEIGHT_HEADROOM, fit_weight_range
+    from hw.devices import RRAM
+    rram = CrossbarConfig(device=RRAM)
+    fitted = fit_weight_range(rram, 1.0)
+    assert fitted.w_max == pytest.approx(WEIGHT_HEADROOM * 1.0) and fitted.unit == pytest.approx(RRAM.g_range / 1.25)
+    assert rram.w_max == pytest.approx(4.0)  # without a bound: the window holds |W| <= 4
+    assert fit_weight_range(rram, None) is rram
+    given = CrossbarConfig(device=RRAM, g0=1e-6)
+    assert fit_weight_range(given, 1.0) is given  # an explicit g0 is kept
+    ideal = CrossbarConfig()
+    assert fit_weight_range(ideal, 1.0) is ideal  # IDEAL keeps its exact power-of-two g0
