@@ -22,6 +22,7 @@ from .configs import CONFIGS, preset
 from .deploy import add_deploy_parser, cmd_deploy
 from .experiment import ENGINES, make_engine
 from .robustness import add_parser as add_robustness_parser, cmd_robustness
+from .sweep import add_sweep_parser
 from .hardware import add_device_options, cmd_devices, crossbar_config
 from .tasks import TASKS, make_task
 
@@ -144,26 +145,6 @@ def _add_spice(sub) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def _add_sweep(sub) -> None:
-    p = sub.add_parser("sweep", help="grid over device parameters x seeds, on Dask",
-                       description="Train the default DEEP config on crossbars for every point of a grid "
-                       "over device parameters and every seed; each finished run is saved at once "
-                       "(atomically), --resume runs only what is missing.")
-    p.add_argument("--grid", action="append", default=[], metavar="PARAM=V1,V2,...",
-                   help="device parameter and its values (SI units); repeatable")
-    p.add_argument("--file", type=Path, help="a TOML sweep file: device, task, seeds, epochs and a [grid] table")
-    p.add_argument("--device", choices=sorted(PRESETS), default="rram", help="base preset (default rram)")
-    p.add_argument("--task", choices=TASKS, default="xor")
-    p.add_argument("--seeds", type=_number(int, 1), default=10, metavar="K")
-    p.add_argument("--epochs", type=_number(int, 1), help="default: the default config's")
-    p.add_argument("--engine", choices=ENGINES, default="numpy", help="what settles the phases (default numpy)")
-    p.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2; 0 = serial)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead")
-    p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/DEVICE-TASK-TIME)")
-    p.add_argument("--resume", type=Path, metavar="DIR", help="finish the sweep in DIR")
-    p.add_argument("--json", action="store_true")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="deepxbar", description="DEEP networks on simulated analog crossbars.")
     parser.add_argument("--version", action="version", version=f"deepxbar {__version__}")
@@ -172,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stability(sub)
     _add_devices(sub)
     _add_spice(sub)
-    _add_sweep(sub)
+    add_sweep_parser(sub, _number)
     add_deploy_parser(sub)
     add_robustness_parser(sub, _number)
     return parser

@@ -132,7 +132,7 @@ def _check_grid(grid, deploy_mode: bool) -> dict[str, list]:
     return grid
 
 
-def load_spec_file(path: Path) -> dict:
+def load_spec_file(path: Path, deploy_mode: bool = False) -> dict:
     """A TOML sweep file: ``device``, ``task``, ``seeds``, ``epochs``, ``engine`` (training)
     or ``deploy`` (a run folder), ``instances``, ``repeats``, ``drift_compensation``,
     ``line_resistance``, ``max_iterations`` (deployment), and a ``[grid]`` table."""
@@ -152,7 +152,7 @@ def load_spec_file(path: Path) -> dict:
     if unknown:
         raise SweepError(f"sweep file {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(keys)}, grid")
     spec = {k: data[k] for k in keys if k in data}
-    spec["grid"] = parse_grid(items, deploy_mode="deploy" in data)
+    spec["grid"] = parse_grid(items, deploy_mode=deploy_mode or "deploy" in data)
     return spec
 
 
@@ -433,7 +433,7 @@ def _when(t: float) -> str:
 
 
 def _curves(df, xcol: str, xvals: list, metric: str, by: list[str]):
-    """Per value of the ``by`` columns: (label, mean, s.e.m.) of ``metric`` at every x
+    """Per value of the ``by`` columns: (their codes, mean, s.e.m.) of ``metric`` at every x
     (grid order), the mean first over the rows of a seed (the other parameters), then
     over the seeds."""
     d = df.assign(_x=df[xcol].map(_code), **{f"_{c}": df[c].map(_code) for c in by})
@@ -443,7 +443,7 @@ def _curves(df, xcol: str, xvals: list, metric: str, by: list[str]):
     out = []
     groups = d.groupby(keys, sort=False) if keys else [((), d)]
     for combo, g in groups:
-        per_seed = g.groupby(["_x", "seed"])[metric].mean().groupby(level=0)
+        per_seed = g.groupby(["_x", "seed"], sort=False)[metric].mean().groupby(level=0, sort=False)
         mean = per_seed.mean().reindex(xs).to_numpy(float)
         sem = per_seed.sem().reindex(xs).fillna(0).to_numpy(float)
         combo = combo if isinstance(combo, tuple) else (combo,)
@@ -590,7 +590,7 @@ _TRAIN_ONLY = ("task", "seeds", "epochs", "engine")
 
 def _spec_from_args(args) -> dict:
     given = {k: getattr(args, k, None) for k in (*_TRAIN_ONLY, "deploy", *DEPLOY_DEFAULTS)}
-    file = load_spec_file(args.file) if args.file else {}
+    file = load_spec_file(args.file, deploy_mode=given["deploy"] is not None) if args.file else {}
     if file and args.grid:
         raise SweepError("--grid and --file: give the grid in one place")
     merged = {**{k: v for k, v in given.items() if v is not None}, **{k: v for k, v in file.items() if k != "grid"}}
@@ -626,7 +626,9 @@ def _resume_spec(out: Path) -> dict:
 
 
 def _fmt(v) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
+    if isinstance(v, float):
+        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    return str(v)
 
 
 def cmd_sweep(args) -> int:
@@ -658,8 +660,12 @@ def cmd_sweep(args) -> int:
         return 0
     if deploy_mode:
         summary["time"] = summary["time"].map(_when)
+        tol = ""
+        if "tolerance" not in spec["grid"]:
+            summary = summary.drop(columns="tolerance")
+            tol = f"tolerance {TOLERANCE:g} of the window, "
         print(f"{spec['run']['path']} on {spec['device']}: {len(spec['run']['seeds'])} networks x "
-              f"{spec['instances']} chips, {spec['repeats']} inferences per chip and time, drift "
+              f"{spec['instances']} chips, {spec['repeats']} inferences per chip and time, {tol}drift "
               f"compensation {spec['drift_compensation']}, wires {spec['line_resistance']:g} ohm")
     print(summary.to_string(index=False, formatters={c: _fmt for c in summary.columns}))
     print(f"{len(df)} rows ({ran} new {unit} of {len(jobs(spec))}) in {out}: {files}" if deploy_mode

@@ -143,6 +143,11 @@ def test_resume_of_a_sweep_recorded_before_the_onchip_columns(tmp_path, capsys):
         r = json.loads(rec.read_text())
         del r["onchip_accuracy"], r["onchip_success"]
         rec.write_text(json.dumps(r))
+    assert main(["sweep", "--resume", str(out), "--workers", "0", "--json"]) == 0  # nothing to run
+    s = json.loads(capsys.readouterr().out)
+    assert s["ran"] == 0 and all(r["onchip_accuracy"] is None and r["onchip_success"] is None for r in s["summary"])
+    df = pd.read_csv(out / "results.csv")
+    assert df["onchip_accuracy"].isna().all() and df["onchip_success"].isna().all()
     records[0].unlink()
     assert main(["sweep", "--resume", str(out), "--workers", "0", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)

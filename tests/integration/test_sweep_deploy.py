@@ -120,6 +120,19 @@ def test_a_changed_run_folder_is_refused_on_resume(serial, run_dir, tmp_path, ca
     assert len(err) == 1 and "changed" in err[0]
 
 
+def test_sweep_file(run_dir, tmp_path, capsys):
+    f = tmp_path / "deploy.toml"
+    f.write_text(f'deploy = "{run_dir}"\ndevice = "ecram"\ninstances = 2\nrepeats = 1\n'
+                 '[grid]\ntime = [0, 3600]\nresponse = ["linear-step", "linear"]\n')
+    assert main(["sweep", "--file", str(f), "--workers", "0", "--out", str(tmp_path / "s"), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["jobs"] == 2 and s["runs"] == 2 * 2 * 2
+    assert {r["param_response"] for r in s["summary"]} == {"linear-step", "linear"}
+    f.write_text(f'deploy = "{run_dir}"\nseed = 3\n[grid]\ntime = [0]\n')
+    assert main(["sweep", "--file", str(f), "--out", str(tmp_path / "never")]) == 2
+    assert "seed" in capsys.readouterr().err and not (tmp_path / "never").exists()
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--grid", "colour=1,2"], "colour"),
     (["--grid", "time=-1,0"], "time"),
