@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import replace
@@ -23,6 +22,7 @@ from .deploy import add_deploy_parser, cmd_deploy
 from .experiment import ENGINES, make_engine
 from .robustness import add_parser as add_robustness_parser, cmd_robustness
 from .sweep import add_sweep_parser
+from .options import number
 from .hardware import add_device_options, cmd_devices, crossbar_config
 from .tasks import TASKS, make_task
 
@@ -34,20 +34,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, no usage dump
         raise UsageError(f"{self.prog}: error: {message}")
-
-
-def _number(kind: type, low: float, inclusive: bool = True):
-    """An argparse type: a finite number >= low (or > low)."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
-        if not math.isfinite(value) or value < low or (value == low and not inclusive):
-            bound = f">= {low:g}" if inclusive else f"> {low:g}"
-            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
-        return value
-    return parse
 
 
 def _add_train(sub) -> None:
@@ -67,28 +53,28 @@ def _add_train(sub) -> None:
                    help="what settles the phases: numpy (the models/ solver, default), brian2 "
                    "(the behavioural circuit model in physical units) or spice (an ngspice transient "
                    "per sample and phase); the last two cover T1/T2 steps of dt, as the reference solver")
-    p.add_argument("--hidden", type=_number(int, 1), help="hidden neurons (>= 1; default: from --config)")
+    p.add_argument("--hidden", type=number(int, 1), help="hidden neurons (>= 1; default: from --config)")
     p.add_argument("--architecture", choices=ARCHITECTURES,
                    help="complete (every pair but self-loops and into inputs; default) or layered")
-    p.add_argument("--epochs", type=_number(int, 1), help="epochs (>= 1; default: from --config)")
-    p.add_argument("--seed", type=_number(int, 0), default=0, help="first seed (default 0)")
-    p.add_argument("--seeds", type=_number(int, 1), default=10, metavar="K",
+    p.add_argument("--epochs", type=number(int, 1), help="epochs (>= 1; default: from --config)")
+    p.add_argument("--seed", type=number(int, 0), default=0, help="first seed (default 0)")
+    p.add_argument("--seeds", type=number(int, 1), default=10, metavar="K",
                    help="train seeds SEED..SEED+K-1 (default 10)")
-    p.add_argument("--l1", type=_number(float, 0.0), help="L1 step lambda (>= 0)")
+    p.add_argument("--l1", type=number(float, 0.0), help="L1 step lambda (>= 0)")
     p.add_argument("--prune", action="store_true",
                    help="stochastic sparsification after every update, with the config's L1 and "
                    "schedule (paper: l1 1.5e-4 from epoch 0; default: 700 epochs, l1 3e-4 and pruning "
                    "with tol 0.03 in epochs 400-599, then fine-tuning; --epochs scales the schedule)")
-    p.add_argument("--gamma", type=_number(float, 0.0), help="leak gamma >= 0 (0 = the paper's DEEP)")
+    p.add_argument("--gamma", type=number(float, 0.0), help="leak gamma >= 0 (0 = the paper's DEEP)")
     p.add_argument("--sign", action="store_true", help="sign-only weight updates (the paper's option)")
-    p.add_argument("--beta", type=_number(float, 0.0, inclusive=False), help="nudging strength > 0")
-    p.add_argument("--eta", type=_number(float, 0.0, inclusive=False), help="learning rate > 0")
-    p.add_argument("--train-noise", type=_number(float, 0.0), metavar="SIGMA",
+    p.add_argument("--beta", type=number(float, 0.0, inclusive=False), help="nudging strength > 0")
+    p.add_argument("--eta", type=number(float, 0.0, inclusive=False), help="learning rate > 0")
+    p.add_argument("--train-noise", type=number(float, 0.0), metavar="SIGMA",
                    help="noise-aware training: every epoch the phases settle on the weights plus fresh "
                    "N(0, SIGMA^2) noise, the update goes to the clean weights (default 0)")
-    p.add_argument("--weight-clip", type=_number(float, 0.0, inclusive=False), metavar="W",
+    p.add_argument("--weight-clip", type=number(float, 0.0, inclusive=False), metavar="W",
                    help="|W| <= W after every update (default: 1 in the default config, none in the paper config)")
-    p.add_argument("--max-inhibition", type=_number(float, 0.0), metavar="X",
+    p.add_argument("--max-inhibition", type=number(float, 0.0), metavar="X",
                    help="DEEP: each non-input neuron's negative outgoing weights sum to at most X gamma "
                    "(X < 0.5: one equilibrium from every start; default: 0.45 in the default config, "
                    "none in the paper config)")
@@ -104,10 +90,10 @@ def _add_stability(sub) -> None:
                        description="The paper's Gershgorin tests on W and the local Lyapunov "
                        "certificate at every free-phase equilibrium the trained networks reach.")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    p.add_argument("--repeats", type=_number(int, 1), default=10,
+    p.add_argument("--repeats", type=number(int, 1), default=10,
                    help="random initial states per pattern (default 10)")
     add_device_options(p, train=False)
-    p.add_argument("--trials", type=_number(int, 1), default=20,
+    p.add_argument("--trials", type=number(int, 1), default=20,
                    help="with --device: hardware instances sampled (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
 
@@ -131,16 +117,16 @@ def _add_spice(sub) -> None:
     p.add_argument("--style", choices=("behavioural", "crossbar"), default="behavioural",
                    help="one VCCS per connection (default) or device level: a resistor per device")
     p.add_argument("--phase", choices=("free", "nudged"), default="free")
-    p.add_argument("--sample", type=_number(int, 0), default=0, help="which pattern (default 0)")
+    p.add_argument("--sample", type=number(int, 0), default=0, help="which pattern (default 0)")
     p.add_argument("--seed", type=int, help="which network of the run (default: its first seed)")
-    p.add_argument("--line-resistance", type=_number(float, 0.0), default=0.0, metavar="OHMS",
+    p.add_argument("--line-resistance", type=number(float, 0.0), default=0.0, metavar="OHMS",
                    help="wire resistance per segment, crossbar style (default 0)")
     p = sub.add_parser("verify", help="settle a run with numpy, Brian2 and ngspice and compare",
                        description="Every network and sample, both phases, settled by each engine; "
                        "prints the largest difference from numpy in units of V_fs.")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--engines", default="numpy,brian2,spice", help="comma-separated (default: all three)")
-    p.add_argument("--line-resistance", type=_number(float, 0.0), default=0.0, metavar="OHMS",
+    p.add_argument("--line-resistance", type=number(float, 0.0), default=0.0, metavar="OHMS",
                    help="wire resistance of the crossbar deck, compared with the hw/ IR-drop model")
     p.add_argument("--json", action="store_true")
 
@@ -153,9 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stability(sub)
     _add_devices(sub)
     _add_spice(sub)
-    add_sweep_parser(sub, _number)
+    add_sweep_parser(sub)
     add_deploy_parser(sub)
-    add_robustness_parser(sub, _number)
+    add_robustness_parser(sub)
     return parser
 
 
@@ -248,14 +234,11 @@ def _print_train_summary(s: dict) -> None:
 def cmd_stability(args) -> int:
     from models.evaluation import stability_report
 
-    from .runs import load_run
+    from .runs import load_run, task_of
 
     run = load_run(args.run_dir)
     c = run.config
-    try:
-        task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
-    except (KeyError, ValueError) as e:
-        raise UsageError(f"deepxbar stability: error: RUN_DIR {args.run_dir}: config.json is malformed ({e})")
+    task = task_of(run)
     if args.device is not None:
         return _stability_under_device(args, run, task)
     reports = stability_report(run.net, run.cfg, task.X, run.seeds, args.repeats)

@@ -21,39 +21,10 @@ from hw.deploy import (COMPENSATIONS, MAX_ITERATIONS, REACH, TOLERANCE, deploy, 
 from hw.devices import PRESETS
 
 from .hardware import device_config
-from .runs import load_run, write_file_atomically
+from .options import number
+from .runs import load_run, task_of, write_file_atomically
 
 DEFAULT_TIMES = (0.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return v
-
-
-def _tolerance(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and 0 <= v < 1):
-        raise argparse.ArgumentTypeError(f"must be a fraction of the device window in [0, 1), got {text!r}")
-    return v
-
-
-def _ohms(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite resistance >= 0 ohm, got {text!r}")
-    return v
 
 
 def _times(text: str) -> list[float]:
@@ -81,20 +52,20 @@ def add_deploy_parser(sub) -> None:
     p.add_argument("--device", choices=sorted(PRESETS), required=True, help="device preset")
     p.add_argument("--device-set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a device parameter (SI units), e.g. write_noise=0.02; repeatable")
-    p.add_argument("--instances", type=_positive_int, default=20, metavar="K",
+    p.add_argument("--instances", type=number(int, 1), default=20, metavar="K",
                    help="fresh chips per network (default 20)")
-    p.add_argument("--tolerance", type=_tolerance, default=TOLERANCE, metavar="F",
+    p.add_argument("--tolerance", type=number(float, 0.0, below=1.0), default=TOLERANCE, metavar="F",
                    help=f"verify tolerance, a fraction of the nominal device window (default {TOLERANCE})")
-    p.add_argument("--max-iterations", type=_positive_int, default=MAX_ITERATIONS, metavar="M",
+    p.add_argument("--max-iterations", type=number(int, 1), default=MAX_ITERATIONS, metavar="M",
                    help=f"pulse-and-verify iterations per device at most (default {MAX_ITERATIONS})")
     p.add_argument("--times", type=_times, default=list(DEFAULT_TIMES), metavar="LIST",
                    help="seconds after programming, increasing (default 0,3600,86400,2592000,31536000)")
     p.add_argument("--drift-compensation", choices=COMPENSATIONS, default="none",
                    help="global: the periphery rescales what it measures by a reference read "
                    "after programming over one at t (default none)")
-    p.add_argument("--line-resistance", type=_ohms, default=0.0, metavar="OHMS",
+    p.add_argument("--line-resistance", type=number(float, 0.0), default=0.0, metavar="OHMS",
                    help="wire resistance per crossbar segment (default 0)")
-    p.add_argument("--repeats", type=_positive_int, default=10, metavar="R",
+    p.add_argument("--repeats", type=number(int, 1), default=10, metavar="R",
                    help="inferences per chip and time, each with a fresh read (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
 
@@ -111,7 +82,6 @@ def cmd_deploy(args) -> int:
     from tqdm import tqdm
 
     from .cli import UsageError
-    from .tasks import make_task
 
     try:
         dev = device_config(args.device, args.device_set)
@@ -119,12 +89,7 @@ def cmd_deploy(args) -> int:
         raise UsageError(f"deepxbar deploy: error: device: {e}") from None
     run = load_run(args.run_dir)
     c = run.config
-    try:
-        task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
-    except (KeyError, ValueError) as e:
-        raise UsageError(f"deepxbar deploy: error: RUN_DIR {args.run_dir}: config.json is malformed ({e})")
-    if task.n_in != run.net.topology.n_in or task.n_out != run.net.topology.n_out:
-        raise UsageError(f"deepxbar deploy: error: RUN_DIR {args.run_dir}: weights.npz does not match its task")
+    task = task_of(run)
     try:
         mapping_window(dev)
     except ValueError as e:  # a device whose devices share no window

@@ -10,8 +10,8 @@ from tqdm import tqdm
 
 from models.evaluation import BASIN_STARTS, basin_accuracy, weight_noise_robustness
 
-from .runs import RunError, load_run, write_file_atomically
-from .tasks import make_task
+from .options import number
+from .runs import RunError, load_run, task_of, write_file_atomically
 
 DEFAULT_NOISE = "0,0.003,0.01,0.03,0.1"
 
@@ -29,7 +29,7 @@ def parse_noise(text: str) -> list[float]:
     return values
 
 
-def add_parser(sub, number) -> None:
+def add_parser(sub) -> None:
     p = sub.add_parser(
         "robustness", help="accuracy of a trained run under weight noise and from any start",
         description="For every sigma, K trials of fresh additive N(0, sigma^2) noise on every live "
@@ -52,10 +52,7 @@ def cmd_robustness(args) -> int:
         raise RunError(str(e)) from None
     run = load_run(args.run_dir)
     c = run.config
-    try:
-        task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
-    except (KeyError, ValueError) as e:
-        raise RunError(f"RUN_DIR {run.path}: config.json is malformed ({e})") from None
+    task = task_of(run)
     K = len(run.seeds)
     p_all, acc, per_seed = [], [], []
     for sigma in tqdm(sigmas, desc="weight noise", unit="sigma", disable=args.json, leave=False):

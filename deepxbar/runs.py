@@ -134,13 +134,28 @@ def load_run(path: Path) -> LoadedRun:
     return LoadedRun(path, config, cfg, Network(topo, W, b, alive), seeds)
 
 
+def task_of(run: LoadedRun):
+    """The task a run was trained on, checked against its weights (RunError otherwise)."""
+    from .tasks import make_task
+
+    c = run.config
+    try:
+        task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
+    except (KeyError, ValueError) as e:
+        raise RunError(f"RUN_DIR {run.path}: config.json is malformed ({e})") from None
+    if task.n_in != run.net.topology.n_in or task.n_out != run.net.topology.n_out:
+        raise RunError(f"RUN_DIR {run.path}: weights.npz does not match its task")
+    return task
+
+
 def hardware_dict(hw) -> dict | None:
     """The crossbar config as JSON (None for software training)."""
     if hw is None:
         return None
     from dataclasses import asdict
     return {"device": asdict(hw.device), "g0": hw.unit, "line_resistance": hw.line_resistance,
-            "write_verify": hw.write_verify, "drift_time": hw.drift_time}
+            "write_verify": hw.write_verify, "drift_time": hw.drift_time, "reads": hw.reads,
+            "deadband": hw.deadband, "off_conductance": hw.off_conductance}
 
 
 def save_conductances(xbar) -> Callable[[Path], None]:

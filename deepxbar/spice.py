@@ -15,8 +15,7 @@ from models.dynamics import AffineField
 from models.settle import settle
 from models.training import field_of, initial_states
 
-from .runs import LoadedRun, RunError, load_run, write_file_atomically
-from .tasks import make_task
+from .runs import LoadedRun, RunError, load_run, task_of, write_file_atomically
 
 T_STOP = 200.0  # transient length in units of tau = C / g0
 
@@ -25,8 +24,7 @@ def _phase(run: LoadedRun, phase: str):
     """The field and start states of every network and sample for ``phase``: the free
     phase starts from the first evaluation draw, the nudged one from the free
     equilibrium (numpy fast solver)."""
-    c = run.config
-    task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
+    task = task_of(run)
     cfg, topo = run.cfg, run.net.topology
     rngs = [np.random.default_rng([s, 1, 0]) for s in run.seeds]
     field = field_of(run.net, cfg, task.X.shape[0])

@@ -22,7 +22,6 @@ serial run give the same table.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
@@ -41,7 +40,8 @@ from hw.devices import PRESETS, DeviceConfig, get_preset
 from . import experiment
 from .configs import preset
 from .hardware import device_field_value
-from .runs import RunError, load_run, write_file_atomically
+from .options import number
+from .runs import RunError, load_run, task_of, write_file_atomically
 from .tasks import TASKS, make_task
 
 SWEEP_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name != "name"}
@@ -233,15 +233,9 @@ def _load_deploy_run(run_dir, expect: dict | None = None):
     """The run and its task, checked; with ``expect`` (a spec's ``run``) also unchanged."""
     try:
         run = load_run(Path(run_dir))
+        task = task_of(run)
     except RunError as e:
         raise SweepError(f"--deploy: {e}") from None
-    c = run.config
-    try:
-        task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
-    except (KeyError, ValueError) as e:
-        raise SweepError(f"--deploy {run_dir}: config.json is malformed ({e})") from None
-    if task.n_in != run.net.topology.n_in or task.n_out != run.net.topology.n_out:
-        raise SweepError(f"--deploy {run_dir}: weights.npz does not match its task")
     if expect is not None and (_sha256(run.path / "weights.npz") != expect["weights_sha256"]
                                or run.config != expect["config"]):
         raise SweepError(f"--deploy {run_dir}: the run folder changed since the sweep started "
@@ -300,8 +294,7 @@ def run_deploy_job(spec: dict, run, point: dict, tolerance: float) -> dict:
     to ``tolerance`` and judge them at every time: one row per (time, seed) (runs on a
     worker)."""
     start = time.perf_counter()
-    c = run.config
-    task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
+    task = task_of(run)
     dev = replace(get_preset(spec["device"]), **point)
     times = deploy_times(spec)
     dep = deploy(run.net, run.seeds, dev, spec["instances"], tolerance, spec["max_iterations"])
@@ -546,8 +539,8 @@ def summarise(df, spec: dict):
 
 # ---- the command ------------------------------------------------------------------------------------
 
-def add_sweep_parser(sub, number) -> None:
-    """``deepxbar sweep``; ``number(kind, low)`` the command line's checked-number type."""
+def add_sweep_parser(sub) -> None:
+    """``deepxbar sweep`` and its options."""
     p = sub.add_parser(
         "sweep", help="grid over device parameters x seeds (training or deployment), on Dask",
         description="Train the default DEEP config on crossbars for every point of a grid over device "
