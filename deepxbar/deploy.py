@@ -9,9 +9,7 @@ every device. Prints a table per time (or one JSON object) and writes
 """
 from __future__ import annotations
 
-import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -21,22 +19,10 @@ from hw.deploy import (COMPENSATIONS, MAX_ITERATIONS, REACH, TOLERANCE, deploy, 
 from hw.devices import PRESETS
 
 from .hardware import device_config
-from .options import number
+from .options import number, number_list
 from .runs import load_run, task_of, write_file_atomically
 
 DEFAULT_TIMES = (0.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
-
-
-def _times(text: str) -> list[float]:
-    try:
-        ts = [float(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated seconds, got {text!r}") from None
-    if not all(math.isfinite(t) and t >= 0 for t in ts):
-        raise argparse.ArgumentTypeError(f"times must be finite and >= 0 s, got {text!r}")
-    if any(b <= a for a, b in zip(ts, ts[1:])):
-        raise argparse.ArgumentTypeError(f"times must be strictly increasing, got {text!r}")
-    return ts
 
 
 def add_deploy_parser(sub) -> None:
@@ -58,7 +44,7 @@ def add_deploy_parser(sub) -> None:
                    help=f"verify tolerance, a fraction of the nominal device window (default {TOLERANCE})")
     p.add_argument("--max-iterations", type=number(int, 1), default=MAX_ITERATIONS, metavar="M",
                    help=f"pulse-and-verify iterations per device at most (default {MAX_ITERATIONS})")
-    p.add_argument("--times", type=_times, default=list(DEFAULT_TIMES), metavar="LIST",
+    p.add_argument("--times", type=number_list(increasing=True), default=list(DEFAULT_TIMES), metavar="LIST",
                    help="seconds after programming, increasing (default 0,3600,86400,2592000,31536000)")
     p.add_argument("--drift-compensation", choices=COMPENSATIONS, default="none",
                    help="global: the periphery rescales what it measures by a reference read "

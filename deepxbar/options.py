@@ -21,3 +21,21 @@ def number(kind: type, low: float, inclusive: bool = True, below: float | None =
             raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
         return value
     return parse
+
+
+def number_list(increasing: bool = False):
+    """An argparse type: comma-separated finite numbers >= 0 (strictly increasing when
+    ``increasing``), e.g. noise levels or times after programming."""
+    def parse(text: str) -> list[float]:
+        try:
+            values = [float(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            raise argparse.ArgumentTypeError(f"every value must be a finite number >= 0, got {text!r}")
+        if increasing and any(b <= a for a, b in zip(values, values[1:])):
+            raise argparse.ArgumentTypeError(f"values must be strictly increasing, got {text!r}")
+        return values
+    return parse

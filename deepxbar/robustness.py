@@ -10,23 +10,10 @@ from tqdm import tqdm
 
 from models.evaluation import BASIN_STARTS, basin_accuracy, weight_noise_robustness
 
-from .options import number
-from .runs import RunError, load_run, task_of, write_file_atomically
+from .options import number, number_list
+from .runs import load_run, task_of, write_file_atomically
 
 DEFAULT_NOISE = "0,0.003,0.01,0.03,0.1"
-
-
-def parse_noise(text: str) -> list[float]:
-    """A comma-separated list of standard deviations >= 0 (weight units)."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--weight-noise {text!r}: expected numbers separated by commas") from None
-    if not values:
-        raise ValueError(f"--weight-noise {text!r}: no value given")
-    if any(not np.isfinite(v) or v < 0 for v in values):
-        raise ValueError(f"--weight-noise {text!r}: every sigma must be a finite number >= 0")
-    return values
 
 
 def add_parser(sub) -> None:
@@ -38,7 +25,7 @@ def add_parser(sub) -> None:
         f"of (start, pattern) pairs right from {BASIN_STARTS} starts per pattern drawn Uniform(0, 1). "
         "Writes robustness.png into the run folder.")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    p.add_argument("--weight-noise", default=DEFAULT_NOISE, metavar="LIST",
+    p.add_argument("--weight-noise", type=number_list(), default=DEFAULT_NOISE, metavar="LIST",
                    help=f"comma-separated sigmas, weight units (default {DEFAULT_NOISE})")
     p.add_argument("--trials", type=number(int, 1), default=20, metavar="K",
                    help="noise draws per sigma and seed (default 20)")
@@ -46,10 +33,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_robustness(args) -> int:
-    try:
-        sigmas = parse_noise(args.weight_noise)
-    except ValueError as e:
-        raise RunError(str(e)) from None
+    sigmas = args.weight_noise
     run = load_run(args.run_dir)
     c = run.config
     task = task_of(run)

@@ -104,15 +104,16 @@ def mapping_window(device: DeviceConfig, reach=REACH) -> tuple[float, float]:
 
 
 def inference_mapping(W: np.ndarray, live: np.ndarray, device: DeviceConfig, reach=REACH,
-                      base: np.ndarray | None = None
+                      base: np.ndarray | None = None, window: tuple[float, float] | None = None
                       ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """``g0`` (K,) in S, the targets in S (index -3: G+, G-) of the live cells (0 S on
     open cells) and the window ``(lo, hi)`` used: ``G+ = base + g0 max(W, 0)``, ``G- =
     base + g0 max(-W, 0)``, ``g0 = (hi - lo) / max|W|`` per network (a network without
     weights gets ``g0 = hi - lo``). ``base`` (K, I, N, N): each cell's zero, the higher
     of its two measured reset floors, so a zero weight is two equal conductances whatever
-    the floors; None: ``lo`` everywhere (targets (K, 2, N, N))."""
-    lo, hi = mapping_window(device, reach)
+    the floors; None: ``lo`` everywhere (targets (K, 2, N, N)). ``window``: ``(lo, hi)``
+    when already known (default: ``mapping_window(device, reach)``)."""
+    lo, hi = window if window is not None else mapping_window(device, reach)
     W = np.where(live, W, 0.0)
     wmax = np.abs(W).max(axis=(-1, -2))
     g0 = (hi - lo) / np.where(wmax > 0, wmax, 1.0)
@@ -335,15 +336,15 @@ def deploy(net: Network, seeds: list[int], device: DeviceConfig, instances: int,
     n = net.topology.n
     live = net.alive & net.topology.mask()
     Gs, insts, targets, pulses, status, verr = [], [], [], [], [], []
-    g0 = window = None
+    g0, window = None, mapping_window(device, reach)  # the technology's statistics, once
     for k, seed in enumerate(seeds):
         rng = np.random.default_rng([seed, DEPLOY_STREAM, 0])
         inst = devices.sample_instances(device, (instances, 2, n, n), rng)
         # reset every device and read its floor (averaged): a cell's zero is the higher
         # of its two floors, so zero weights are two equal conductances
         floor = np.mean([devices.read(inst.g_min, inst, device, rng) for _ in range(FLOOR_READS)], axis=0)
-        g0_k, tk, window = inference_mapping(net.W[k:k + 1], live[k:k + 1], device, reach,
-                                             base=floor.max(axis=1)[None])
+        g0_k, tk, _ = inference_mapping(net.W[k:k + 1], live[k:k + 1], device, reach,
+                                        base=floor.max(axis=1)[None], window=window)
         g0 = g0_k if g0 is None else np.concatenate([g0, g0_k])
         act = np.broadcast_to(live[k][None, None], inst.shape)
         p = program_and_verify(tk[0], inst, device, rng, tolerance, max_iterations, act, verify_reads)
