@@ -49,6 +49,8 @@ import numpy as np
 from models.dynamics import AffineField, residual_norm
 from models.settle import SettleResult
 
+from .physics import C as C_NEURON, G0_IDEAL, V_FS
+
 TARGETS = ("numpy", "cython")
 
 
@@ -79,12 +81,13 @@ class Brian2Engine:
     ``last_energy``); with ``keep_reports`` every report is appended to ``reports``.
 
     ``C`` (F), ``g0`` (S), ``V_fs`` (V) set the physical scale (``tau = C / g0``): the
-    defaults (1 pF, 2**-14 S as ``hw.devices.G0``, 0.2 V) give tau = 16.4 ns.
+    defaults are the project's conventions (``circuits/physics.py``: 1 pF, 2**-14 S,
+    0.2 V, tau = 16.4 ns).
     ``tol`` is the projected-residual tolerance of ``converged``; ``settle_tol`` (in
     units of V_fs) that of the settling time.
     """
 
-    def __init__(self, dt: float = 0.05, *, C: float = 1e-12, g0: float = 2.0**-14, V_fs: float = 0.2,
+    def __init__(self, dt: float = 0.05, *, C: float = C_NEURON, g0: float = G0_IDEAL, V_fs: float = V_FS,
                  tol: float = 1e-9, settle_tol: float = 1e-3, target: str = "numpy",
                  keep_trajectory: bool = False, keep_reports: bool = False) -> None:
         for name, v in (("dt", dt), ("C", C), ("g0", g0), ("V_fs", V_fs), ("tol", tol), ("settle_tol", settle_tol)):

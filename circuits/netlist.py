@@ -4,8 +4,10 @@ Two realisations of one sample's dynamics, both complete standalone decks (title
 elements, ``.options``, ``.save``, analysis, ``.end``) that ``ngspice -b -r out.raw
 deck.cir`` runs as they are. Neuron ``j`` is node ``n{j}`` at ``V_j = v_fs * s_j``;
 non-input neurons integrate on a capacitor ``C`` to ground, inputs are voltage sources.
-``tau = C / g0`` is the unit of model time: ``t_stop`` and ``t_step`` are given in
-units of tau (model time) and written in seconds (``t * tau``).
+The defaults of ``v_fs``, ``C`` and ``g0`` are the project's physical conventions
+(``circuits/physics.py``: 0.2 V, 1 pF, 2**-14 S). ``tau = C / g0`` is the unit of model
+time: ``t_stop`` and ``t_step`` are given in units of tau (model time) and written in
+seconds (``t * tau``).
 
 * ``behavioural_deck``: the ``AffineField`` of one sample, ``f(s) = s A - d s + c``,
   as ``C dV_j/dt = g0 (sum_i A[i,j] V_i - d_j V_j + c_j v_fs)``: one VCCS (G element) per
@@ -19,7 +21,9 @@ units of tau (model time) and written in seconds (``t * tau``).
   each neuron's own row-driver currents out of it, the leak ``gamma g0`` as a resistor
   to ground, the nudge ``beta g0`` as a resistor to a target source, optional wire
   resistance per segment (row: driver to cell 0, then between cells; column: between
-  cells, then the last row to the virtual ground).
+  cells, then the last row to the virtual ground). Cells switched off by their select
+  switch (``open_cells``) have no device resistor; a leaking switch (an off conductance
+  > 0) is a resistor ``RO...`` of 1/G_off. ``notes`` become comment lines (sanitised).
 
 The clip to ``[0, v_fs]`` (the projected dynamics of ``models.settle``)
 ------------------------------------------------------------------------
@@ -50,10 +54,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.wires import check_conductances
+from hw.wires import check_conductances, effective_matrices
 from models.dynamics import AffineField, projected_residual
 
 from .ngspice import NgspiceError, run_ngspice
+from .physics import C as C_NEURON, G0_IDEAL, V_FS
 
 DEFAULT_OPTIONS = "method=gear reltol=1e-6 abstol=1e-15 vntol=1e-9"
 ANALYSES = ("tran", "op")
@@ -130,7 +135,7 @@ def _tail(lines: list[str], free: np.ndarray, s0: np.ndarray, N: int, v_fs: floa
 
 
 # --------------------------------------------------------------------------- decks
-def behavioural_deck(A, d, c, s0, inputs_mask, v_fs: float = 1.0, C: float = 1e-9, g0: float = 1e-6,
+def behavioural_deck(A, d, c, s0, inputs_mask, v_fs: float = V_FS, C: float = C_NEURON, g0: float = G0_IDEAL,
                      t_stop: float = 200.0, t_step: float = 0.5, title: str = "deepxbar behavioural",
                      *, clamps: bool = True, clamp_gain: float = 1e8, analysis: str = "tran",
                      t_max: float | None = None, options: str = DEFAULT_OPTIONS) -> str:
@@ -180,11 +185,11 @@ def _wires(line_resistance) -> tuple[float, float]:
 
 
 def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0, *,
-                  g0: float = 1e-6, v_fs: float = 1.0, C: float = 1e-9, beta: float = 0.0,
+                  g0: float = G0_IDEAL, v_fs: float = V_FS, C: float = C_NEURON, beta: float = 0.0,
                   targets=None, outputs=None, t_stop: float = 200.0, t_step: float = 0.5,
                   title: str = "deepxbar crossbar", clamps: bool = True, clamp_gain: float = 1e8,
                   analysis: str = "tran", t_max: float | None = None,
-                  options: str = DEFAULT_OPTIONS) -> str:
+                  options: str = DEFAULT_OPTIONS, open_cells=None, notes=()) -> str:
     """The device-level crossbar of one sample; see the module docstring.
 
     ``Gp, Gm`` (N, N) siemens (0: open cell, no resistor); ``receiving`` (N,) bool, the
@@ -209,12 +214,17 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
             raise ValueError("beta > 0 needs targets (N,) and outputs (N,) bool")
         targets, outputs = _vec("targets", targets, N), _mask("outputs", outputs, N)
     r_row, r_col = _wires(line_resistance)
+    off = np.zeros((N, N), dtype=bool) if open_cells is None else np.asarray(open_cells)
+    if off.dtype != bool or off.shape != (N, N):
+        raise ValueError(f"open_cells must be a boolean mask of shape ({N}, {N})")
     cols = np.flatnonzero(free)
     R = 2 * N
     lines = [sanitise(title, "deepxbar crossbar"),
              f"* device-level DEEP crossbar: N={N}, {R} rows x {len(cols)} columns, "
-             f"r_row={_num(r_row)} ohm, r_col={_num(r_col)} ohm, g0={_num(g0)} S, tau={_num(C / g0)} s",
-             "* inputs (clamped)"]
+             f"r_row={_num(r_row)} ohm, r_col={_num(r_col)} ohm, g0={_num(g0)} S, tau={_num(C / g0)} s, "
+             f"v_fs={_num(v_fs)} V"]
+    lines += [f"* {sanitise(n, '', 200)}" for n in notes]
+    lines.append("* inputs (clamped)")
     for i in np.flatnonzero(~free):
         lines.append(f"VI{i} n{i} 0 DC {_num(v_fs * s0[i])}")
 
@@ -236,13 +246,20 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
             for j in cols:
                 lines.append(f"RW{r}_{j} {prev} {xnode(r, j)} {_num(r_row)}")
                 prev = xnode(r, j)
-    lines.append("* devices (one resistor per device, 0 S cells open)")
+    lines.append("* devices: R<row>_<neuron> = 1/G of the device (row 2i: G+ of neuron i, 2i+1: G-)")
     for r in range(R):
         i, minus = divmod(r, 2)
         G = Gm if minus else Gp
         for j in cols:
-            if G[i, j] > 0:
+            if G[i, j] > 0 and not off[i, j]:
                 lines.append(f"R{r}_{j} {xnode(r, j)} {ynode(r, j)} {_num(1.0 / G[i, j])}")
+    if off[:, cols].any():
+        leak = [(r, j) for r in range(R) for j in cols if off[r // 2, j] and (Gm if r % 2 else Gp)[r // 2, j] > 0]
+        lines.append(f"* switched-off cells (select switch open): {int(off[:, cols].sum())} cells, "
+                     f"{len(leak)} devices leak through their switch (RO<row>_<neuron> = 1/G_off)")
+        for r, j in leak:
+            G = Gm if r % 2 else Gp
+            lines.append(f"RO{r}_{j} {xnode(r, j)} {ynode(r, j)} {_num(1.0 / G[r // 2, j])}")
     if r_col > 0 and len(cols):
         lines.append("* column wire segments")
         for j in cols:
@@ -268,13 +285,24 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
 
 
 # --------------------------------------------------------------------------- settling
+T_CHUNK = 200.0  # model time (units of tau) of one transient
+MAX_CHUNKS = 20  # a phase gets at most this many chunks: 4000 tau (66 us with the ideal g0)
+SETTLE_TOL = 1e-7  # projected residual (units of V_fs per tau) below which a phase has settled
+
+
 @dataclass(frozen=True)
 class SpiceSettle:
-    """States read back from ngspice: ``s`` = V / v_fs at the last time point (shape of
-    the ``s0`` given), ``seconds`` wall time spent in ngspice (total)."""
+    """States read back from ngspice, ``s = V / v_fs`` at the end of the last chunk
+    (the shape of the ``s0`` given); ``residual`` the largest projected residual of
+    the clipped end state per sample (the ``s0`` shape without its last axis),
+    ``settled`` whether it is below ``tol``, ``t_end`` the model time simulated (units
+    of tau); ``seconds`` the wall time spent (total)."""
 
     s: np.ndarray
     seconds: float
+    residual: np.ndarray
+    settled: np.ndarray
+    t_end: np.ndarray
 
 
 def _states(vecs: dict, N: int, v_fs: float, analysis: str, t_end: float, clamps: bool,
@@ -295,74 +323,112 @@ def _states(vecs: dict, N: int, v_fs: float, analysis: str, t_end: float, clamps
     return s
 
 
-def _check_settled(s, A, d, c, free, tol):
-    if tol is None:
-        return
+def _residual(s, A, d, c, free) -> float:
+    """Largest projected residual of the clipped state under ``f(s) = s A - d s + c``."""
     x = np.clip(s, 0.0, 1.0)
     f = (x @ A - d * x + c) * free
-    r = np.abs(projected_residual(x, f)).max(initial=0.0)
-    if r > tol:
-        raise NgspiceError(f"not settled: projected residual {r:.3g} > {tol:g} at the end of the transient")
+    return float(np.abs(projected_residual(x, f)).max(initial=0.0))
 
 
-def settle_spice(field, s0, *, v_fs: float = 1.0, C: float = 1e-9, g0: float = 1e-6,
-                 t_stop: float = 200.0, t_step: float = 0.5, clamps: bool = True,
-                 clamp_gain: float = 1e8, analysis: str = "tran", tol: float | None = 1e-5,
-                 bound: float = 1e3, timeout: float = 60, title: str = "deepxbar settle") -> SpiceSettle:
-    """Settle with ngspice (behavioural deck), one deck per sample.
+def _chunked(deck_from, s0, N, v_fs, clamps, bound, analysis, chunk, max_chunks, tol, field, runner,
+             timeout, tau):
+    """Run ``deck_from(start, t_stop)`` chunk after chunk, each from the end state of the
+    last, until the projected residual under ``field = (A, d, c, free)`` is below
+    ``tol`` or ``max_chunks`` chunks ran (an ``.op`` is one solve). Returns
+    ``(s, residual, t_end)``."""
+    start = np.asarray(s0, dtype=float)
+    chunks = 1 if analysis == "op" else max_chunks
+    for n in range(1, chunks + 1):
+        vecs = runner(deck_from(start, chunk), timeout)
+        s = _states(vecs, N, v_fs, analysis, chunk * tau, clamps, bound)
+        r = _residual(s, *field)
+        if tol is None or r <= tol:
+            break
+        start = s
+    return s, r, n * chunk if analysis == "tran" else 0.0
+
+
+def settle_spice(field, s0, *, v_fs: float = V_FS, C: float = C_NEURON, g0: float = G0_IDEAL,
+                 t_stop: float = T_CHUNK, t_step: float = 0.5, clamps: bool = True,
+                 clamp_gain: float = 1e8, analysis: str = "tran", tol: float | None = SETTLE_TOL,
+                 max_chunks: int = MAX_CHUNKS, bound: float = 1e3, timeout: float = 60,
+                 title: str = "deepxbar settle", runner=run_ngspice) -> SpiceSettle:
+    """Settle with ngspice (behavioural deck), one deck per sample, in chunks.
 
     ``field`` is an ``AffineField`` with ``s0`` (K, B, N), or a tuple ``(A, d, c, free)``
-    of one sample (``A`` (N, N), ``d``, ``c``, ``free`` (N,)) with ``s0`` (N,).
-    Returns the states ``V / v_fs`` at ``t_stop`` (shape of ``s0``). Raises
-    ``NgspiceError`` when ngspice fails, when the result blew up (the singular,
-    unclamped free phase: |s| > 1e-3 beyond a clamped rail, or > ``bound`` unclamped),
-    or, with ``tol``, when the projected residual of the end state (clipped) exceeds
-    ``tol`` (the transient was too short).
+    of one sample (``A`` (N, N), ``d``, ``c``, ``free`` (N,)) with ``s0`` (N,). Each
+    sample runs transients of ``t_stop`` (units of tau), each from where the last
+    ended, until its projected residual is below ``tol`` or ``max_chunks`` ran (a phase
+    that does not settle, e.g. a limit cycle, is reported in ``settled``, not raised).
+    ``runner(deck, timeout) -> vectors`` is ``circuits.ngspice.run_ngspice`` (a
+    subprocess) or ``circuits.pyspice.run_pyspice`` (in process). Raises
+    ``NgspiceError`` when ngspice fails or the result blew up (the singular, unclamped
+    free phase: |s| > 1e-3 beyond a clamped rail, or > ``bound`` unclamped).
     """
     t0 = time.perf_counter()
-    if isinstance(field, AffineField):
+    one = not isinstance(field, AffineField)
+    if one:
+        A, d, c, free = (np.asarray(x, dtype=float) for x in field)
+        blocks = [((A, d, c, free.astype(bool)), np.asarray(s0, dtype=float), title)]
+    else:
         s0 = np.asarray(s0, dtype=float)
         K, B, N = s0.shape
         d = np.broadcast_to(field.d, (K, B, N))
         c = np.broadcast_to(field.c, (K, B, N))
-        out = np.empty_like(s0)
-        for k in range(K):
-            for b in range(B):
-                out[k, b] = _settle_one(field.A[k], d[k, b], c[k, b], field.free, s0[k, b], v_fs, C, g0,
-                                        t_stop, t_step, clamps, clamp_gain, analysis, tol, bound, timeout,
-                                        f"{sanitise(title)} k{k} b{b}")
-        return SpiceSettle(out, time.perf_counter() - t0)
-    A, d, c, free = field
-    s = _settle_one(np.asarray(A, float), np.asarray(d, float), np.asarray(c, float), np.asarray(free),
-                    np.asarray(s0, float), v_fs, C, g0, t_stop, t_step, clamps, clamp_gain, analysis, tol,
-                    bound, timeout, title)
-    return SpiceSettle(s, time.perf_counter() - t0)
+        blocks = [((field.A[k], d[k, b], c[k, b], np.asarray(field.free, bool)), s0[k, b],
+                   f"{sanitise(title)} k{k} b{b}") for k in range(K) for b in range(B)]
+    out = []
+    for (A, d_, c_, free), start, name in blocks:
+        def deck_from(x, t, A=A, d_=d_, c_=c_, free=free, name=name):
+            return behavioural_deck(A, d_, c_, x, ~free, v_fs, C, g0, t, t_step, name, clamps=clamps,
+                                    clamp_gain=clamp_gain, analysis=analysis)
+        out.append(_chunked(deck_from, start, len(start), v_fs, clamps, bound, analysis, t_stop, max_chunks,
+                            tol, (A, d_, c_, free), runner, timeout, C / g0))
+    s = np.stack([o[0] for o in out])
+    res = np.array([o[1] for o in out])
+    t_end = np.array([o[2] for o in out])
+    shape = () if one else s0.shape[:2]
+    settled = res <= (np.inf if tol is None else tol)
+    return SpiceSettle(s.reshape(np.shape(s0)), time.perf_counter() - t0, res.reshape(shape),
+                       settled.reshape(shape), t_end.reshape(shape))
 
 
-def _settle_one(A, d, c, free, s0, v_fs, C, g0, t_stop, t_step, clamps, clamp_gain, analysis, tol, bound,
-                timeout, title):
-    free = np.asarray(free, dtype=bool)
-    deck = behavioural_deck(A, d, c, s0, ~free, v_fs, C, g0, t_stop, t_step, title, clamps=clamps,
-                            clamp_gain=clamp_gain, analysis=analysis)
-    vecs = run_ngspice(deck, timeout)
-    s = _states(vecs, len(s0), v_fs, analysis, t_stop * C / g0, clamps, bound)
-    _check_settled(s, A, d, c, free, tol)
-    return s
+def crossbar_field(Gp, Gm, receiving, gamma: float, line_resistance, g0: float, beta: float = 0.0,
+                   targets=None, outputs=None):
+    """``(A, d, c, free)`` of one sample on the crossbar with wires (the effective
+    matrices of ``hw.wires``): what the device-level deck's flow is, in model units."""
+    r_row, r_col = _wires(line_resistance)
+    Mcol, Mrow = effective_matrices(Gp, Gm, receiving, r_row, r_col)
+    N = len(receiving)
+    d = np.full(N, float(gamma))
+    c = np.zeros(N)
+    if beta > 0:
+        d = d + beta * outputs
+        c = beta * outputs * targets
+    return (Mcol - Mrow) / g0, d, c, np.asarray(receiving, dtype=bool)
 
 
 def settle_crossbar_spice(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0, *,
-                          g0: float = 1e-6, v_fs: float = 1.0, C: float = 1e-9, beta: float = 0.0,
-                          targets=None, outputs=None, t_stop: float = 200.0, t_step: float = 0.5,
+                          g0: float = G0_IDEAL, v_fs: float = V_FS, C: float = C_NEURON, beta: float = 0.0,
+                          targets=None, outputs=None, t_stop: float = T_CHUNK, t_step: float = 0.5,
                           clamps: bool = True, clamp_gain: float = 1e8, analysis: str = "tran",
-                          bound: float = 1e3, timeout: float = 60,
-                          title: str = "deepxbar crossbar") -> SpiceSettle:
-    """Settle one sample on the device-level crossbar deck; states ``V / v_fs`` (N,).
-    Same refusals as ``settle_spice`` except the residual check (the field with wires is
-    ``hw.wires.effective_matrices``' business)."""
+                          tol: float | None = SETTLE_TOL, max_chunks: int = MAX_CHUNKS, bound: float = 1e3,
+                          timeout: float = 60, title: str = "deepxbar crossbar", open_cells=None,
+                          notes=(), runner=run_ngspice) -> SpiceSettle:
+    """Settle one sample on the device-level crossbar deck, in chunks as
+    ``settle_spice``; states ``V / v_fs`` (N,). The residual is that of the flow the
+    deck realises (``crossbar_field``: wires through ``hw.wires.effective_matrices``)."""
     t0 = time.perf_counter()
-    deck = crossbar_deck(Gp, Gm, receiving, s0, gamma, line_resistance, g0=g0, v_fs=v_fs, C=C, beta=beta,
-                         targets=targets, outputs=outputs, t_stop=t_stop, t_step=t_step, title=title,
-                         clamps=clamps, clamp_gain=clamp_gain, analysis=analysis)
-    vecs = run_ngspice(deck, timeout)
-    s = _states(vecs, len(np.asarray(s0)), v_fs, analysis, t_stop * C / g0, clamps, bound)
-    return SpiceSettle(s, time.perf_counter() - t0)
+    field = crossbar_field(Gp, Gm, receiving, gamma, line_resistance, g0, beta,
+                           None if targets is None else np.asarray(targets, float),
+                           None if outputs is None else np.asarray(outputs, bool))
+
+    def deck_from(x, t):
+        return crossbar_deck(Gp, Gm, receiving, x, gamma, line_resistance, g0=g0, v_fs=v_fs, C=C, beta=beta,
+                             targets=targets, outputs=outputs, t_stop=t, t_step=t_step, title=title,
+                             clamps=clamps, clamp_gain=clamp_gain, analysis=analysis, open_cells=open_cells,
+                             notes=notes)
+    s, r, t_end = _chunked(deck_from, s0, len(np.asarray(s0)), v_fs, clamps, bound, analysis, t_stop,
+                           max_chunks, tol, field, runner, timeout, C / g0)
+    return SpiceSettle(s, time.perf_counter() - t0, np.array(r), np.array(r <= (np.inf if tol is None else tol)),
+                       np.array(t_end))

@@ -109,9 +109,11 @@ def _add_devices(sub) -> None:
 
 def _add_spice(sub) -> None:
     p = sub.add_parser("export-spice", help="write a trained network as a standalone ngspice deck",
-                       description="A trained network as a deck that `ngspice -b FILE` runs as it is; "
-                       "the printed node voltages n0..nN-1 are the neuron states (V_fs = 1 V, "
-                       "tau = C/g0, 200 tau of transient from the phase's start state).")
+                       description="A trained network as a deck that `ngspice -b FILE` runs as it is: for a "
+                       "run trained with --device, the run's own crossbar (its conductances, g0, stuck and "
+                       "switched-off cells, wires); for a software run, the ideal mapping of its weights. "
+                       "ngspice prints vJ = V(nJ) in volts at the end of the transient; the neuron states "
+                       "are vJ / V_fs (V_fs = 0.2 V, C = 1 pF, tau = C/g0; see circuits/physics.py).")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.cir")
     p.add_argument("--style", choices=("behavioural", "crossbar"), default="behavioural",
@@ -119,16 +121,25 @@ def _add_spice(sub) -> None:
     p.add_argument("--phase", choices=("free", "nudged"), default="free")
     p.add_argument("--sample", type=number(int, 0), default=0, help="which pattern (default 0)")
     p.add_argument("--seed", type=int, help="which network of the run (default: its first seed)")
-    p.add_argument("--line-resistance", type=number(float, 0.0), default=0.0, metavar="OHMS",
-                   help="wire resistance per segment, crossbar style (default 0)")
+    _chip_options(p)
     p = sub.add_parser("verify", help="settle a run with numpy, Brian2 and ngspice and compare",
-                       description="Every network and sample, both phases, settled by each engine; "
-                       "prints the largest difference from numpy in units of V_fs.")
+                       description="Every network and sample, both phases, settled by each engine on the "
+                       "run's crossbar (hardware runs) or the ideal mapping (software runs); prints the "
+                       "largest difference from numpy in units of V_fs, and every case that does not agree "
+                       "to 1e-6 with both states and the reason (exit 1).")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    p.add_argument("--engines", default="numpy,brian2,spice", help="comma-separated (default: all three)")
-    p.add_argument("--line-resistance", type=number(float, 0.0), default=0.0, metavar="OHMS",
-                   help="wire resistance of the crossbar deck, compared with the hw/ IR-drop model")
+    p.add_argument("--engines", default="numpy,brian2,spice,pyspice",
+                   help="comma-separated from numpy, brian2, spice, pyspice (default: all)")
+    _chip_options(p)
     p.add_argument("--json", action="store_true")
+
+
+def _chip_options(p) -> None:
+    p.add_argument("--line-resistance", type=number(float, 0.0), metavar="OHMS",
+                   help="wire resistance per segment (default: the run's own; 0 for software runs)")
+    p.add_argument("--time", type=number(float, 0.0), metavar="SECONDS",
+                   help="hardware runs: read the devices this long after programming (drift; default: as "
+                   "programmed)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,7 +179,7 @@ def cmd_train(args) -> int:
     task = make_task(args.task, args.one_hot, pre.bias_input)
     seeds = list(range(args.seed, args.seed + args.seeds))
     hardware = any((args.device, args.device_set, args.line_resistance, args.write_verify,
-                    args.drift_time is not None))
+                    args.off_conductance, args.drift_time is not None))
     try:
         hw = crossbar_config(args, train=True) if hardware else None
     except ValueError as e:

@@ -17,17 +17,19 @@ from hw.deploy import onchip_field_source
 from .tasks import Task
 
 REPEATS = 10  # fresh free phases per seed when judging success
-ENGINES = ("numpy", "brian2", "spice")
+ENGINES = ("numpy", "brian2", "spice", "pyspice")
 
 
 def make_engine(name: str, cfg: TrainConfig):
-    """The engine that settles the phases (None: the models/ solver of ``cfg``)."""
+    """The engine that settles the phases (None: the models/ solver of ``cfg``):
+    ``brian2`` the behavioural model, ``spice`` ngspice decks in a subprocess,
+    ``pyspice`` the same decks as PySpice circuits in process (ngspice's shared library)."""
     if name == "brian2":
         from circuits.brian import Brian2Engine
         return Brian2Engine(dt=cfg.dt)
-    if name == "spice":
+    if name in ("spice", "pyspice"):
         from circuits.spice_engine import SpiceEngine
-        return SpiceEngine(dt=cfg.dt)
+        return SpiceEngine(dt=cfg.dt, runner=name)
     if name != "numpy":
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {name!r}")
     return None

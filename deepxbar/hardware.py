@@ -31,6 +31,8 @@ def add_device_options(p, train: bool) -> None:
                        help="wire resistance per crossbar segment (default 0)")
         p.add_argument("--write-verify", type=int, default=0, metavar="K",
                        help="read-back-and-correct rounds after each update (default 0)")
+        p.add_argument("--off-conductance", type=float, default=0.0, metavar="SIEMENS",
+                       help="leakage of a switched-off cell's select switch, per device (default 0 S)")
 
 
 def device_field_value(key: str, text: str):
@@ -91,8 +93,9 @@ def crossbar_config(args, train: bool) -> CrossbarConfig:
         dev = device_config(args.device or "ideal", args.device_set)
         kw = {"device": dev, "drift_time": args.drift_time}
         if train:
-            kw.update(line_resistance=args.line_resistance, write_verify=args.write_verify)
-        for name in ("drift_time", "line_resistance"):
+            kw.update(line_resistance=args.line_resistance, write_verify=args.write_verify,
+                      off_conductance=args.off_conductance)
+        for name in ("drift_time", "line_resistance", "off_conductance"):
             v = kw.get(name)
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"--{name.replace('_', '-')} must be finite, got {v!r}")

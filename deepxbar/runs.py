@@ -158,11 +158,77 @@ def hardware_dict(hw) -> dict | None:
             "deadband": hw.deadband, "off_conductance": hw.off_conductance}
 
 
+INSTANCE_FIELDS = ("g_min", "g_max", "step_scale", "nu", "stuck")
+
+
 def save_conductances(xbar) -> Callable[[Path], None]:
+    """The crossbar as it ends: conductances, open cells, g0, and every device's own
+    parameters (window, step scale, drift exponent, stuck state), so that the chip can
+    be rebuilt (``load_chip``) and read at any later time."""
     arrays = {"format_version": np.array(FORMAT_VERSION), "Gp": xbar.Gp, "Gm": xbar.Gm,
               "open": xbar.open, "g0": np.array(xbar.cfg.unit),
               "device": np.array(xbar.cfg.device.name)}
+    for sign, inst in (("p", xbar.inst_p), ("m", xbar.inst_m)):
+        for f in INSTANCE_FIELDS:
+            arrays[f"inst_{sign}_{f}"] = getattr(inst, f)
     return lambda p: np.savez(p, **arrays)
+
+
+def hardware_config(run: LoadedRun):
+    """The run's ``CrossbarConfig`` from ``config.json`` (None for software runs)."""
+    from hw.crossbar import CrossbarConfig
+    from hw.devices import DeviceConfig
+
+    hw = run.config.get("hardware")
+    if hw is None:
+        return None
+    try:
+        return CrossbarConfig(device=DeviceConfig(**hw["device"]), g0=float(hw["g0"]),
+                              line_resistance=float(hw["line_resistance"]), write_verify=int(hw["write_verify"]),
+                              drift_time=None if hw["drift_time"] is None else float(hw["drift_time"]),
+                              reads=int(hw.get("reads", 8)), deadband=float(hw.get("deadband", 8.0)),
+                              off_conductance=float(hw.get("off_conductance", 0.0)))
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunError(f"RUN_DIR {run.path}: config.json has a malformed hardware block ({e})") from None
+
+
+def load_chip(run: LoadedRun):
+    """The crossbars of a hardware run as they ended (``hw.crossbar.Crossbar``), from
+    ``conductances.npz``; RunError if the run was trained in software or the file is
+    missing, malformed or does not match the run."""
+    from hw.crossbar import Crossbar
+    from hw.devices import DeviceInstances
+
+    hw = hardware_config(run)
+    if hw is None:
+        raise RunError(f"RUN_DIR {run.path}: trained in software (no --device): it has no crossbar")
+    K, N = len(run.seeds), run.net.topology.n
+    try:
+        with np.load(run.path / "conductances.npz", allow_pickle=False) as z:
+            if int(z["format_version"]) != FORMAT_VERSION:
+                raise RunError(f"RUN_DIR {run.path}: conductances.npz format {int(z['format_version'])}, "
+                               f"expected {FORMAT_VERSION}")
+            Gp, Gm, open_ = z["Gp"].astype(float), z["Gm"].astype(float), z["open"].astype(bool)
+            g0 = float(z["g0"])
+            missing = [f"inst_{s}_{f}" for s in "pm" for f in INSTANCE_FIELDS if f"inst_{s}_{f}" not in z]
+            if missing:
+                raise RunError(f"RUN_DIR {run.path}: conductances.npz has no device parameters "
+                               f"({missing[0]}): written by an older deepxbar; train the run again")
+            insts = [DeviceInstances(*(z[f"inst_{s}_{f}"] for f in INSTANCE_FIELDS)) for s in "pm"]
+    except FileNotFoundError:
+        raise RunError(f"RUN_DIR {run.path}: no conductances.npz (a hardware run writes one)") from None
+    except RunError:
+        raise
+    except Exception as e:  # zip, key, shape or dtype problems of a damaged file
+        raise RunError(f"RUN_DIR {run.path}: conductances.npz is malformed ({type(e).__name__}: {e})") from None
+    shapes = {a.shape for a in (Gp, Gm, open_, *(getattr(i, f) for i in insts for f in INSTANCE_FIELDS))}
+    if shapes != {(K, N, N)}:
+        raise RunError(f"RUN_DIR {run.path}: conductances.npz arrays do not match the run ({K} x {N} x {N})")
+    if not (np.isfinite(Gp).all() and np.isfinite(Gm).all() and (Gp >= 0).all() and (Gm >= 0).all()):
+        raise RunError(f"RUN_DIR {run.path}: conductances.npz holds non-finite or negative conductances")
+    if not (np.isfinite(g0) and g0 > 0) or abs(g0 - hw.unit) > 1e-12 * g0:
+        raise RunError(f"RUN_DIR {run.path}: conductances.npz g0 {g0!r} differs from config.json's")
+    return Crossbar(hw, run.net.topology, Gp, Gm, insts[0], insts[1], open_)
 
 
 def write_file_atomically(out: Path, write: Callable[[Path], None], suffix: str = "") -> None:

@@ -1,70 +1,147 @@
 """`deepxbar export-spice` and `deepxbar verify`: a trained run taken to SPICE, and the
-same run settled by numpy, Brian2 and ngspice side by side."""
+same run settled by numpy, Brian2 and ngspice (subprocess and PySpice) side by side.
+
+What the decks realise (``chip_of``): for a run trained with ``--device``, the run's own
+crossbar (``conductances.npz``: every device's conductance, optionally read after
+``--time`` seconds of drift, stuck devices at their stuck values, switched-off cells as
+open switches, the run's g0 and wire resistance); for a software run, the ideal
+one-sided mapping of its weights (``g0 = 2**-14 S``). numpy's reference is the field of
+the same conductances (``hw.crossbar.Crossbar.field``: with wires, the effective
+matrices of the nodal solve), so every engine settles one and the same flow.
+"""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from circuits.netlist import behavioural_deck, crossbar_deck, sanitise, settle_crossbar_spice, settle_spice
+from circuits.netlist import (T_CHUNK, behavioural_deck, crossbar_deck, sanitise, settle_crossbar_spice,
+                              settle_spice)
 from circuits.ngspice import NgspiceError
-from hw.crossbar import CrossbarConfig, to_conductances
-from hw.wires import effective_matrices
+from circuits.physics import V_FS
+from circuits.spice_engine import RUNNERS
+from hw.crossbar import Crossbar, CrossbarConfig, to_conductances
+from hw.devices import IDEAL, sample_instances
 from models.dynamics import AffineField
+from models.evaluation import EVAL_STREAM
 from models.settle import settle
-from models.training import field_of, initial_states
+from models.training import initial_states
 
-from .runs import LoadedRun, RunError, load_run, task_of, write_file_atomically
+from .runs import LoadedRun, RunError, hardware_config, load_chip, load_run, task_of, write_file_atomically
 
-T_STOP = 200.0  # transient length in units of tau = C / g0
+AGREE = 1e-6  # units of V_fs: an engine agrees with numpy when every state is this close
+VERIFY_ENGINES = ("numpy", "brian2", "spice", "pyspice")
 
 
-def _phase(run: LoadedRun, phase: str):
-    """The field and start states of every network and sample for ``phase``: the free
-    phase starts from the first evaluation draw, the nudged one from the free
-    equilibrium (numpy fast solver)."""
+@dataclass
+class Chip:
+    """The conductances the decks realise: ``Gp, Gm`` (K, N, N) S (open cells at the
+    switch's off conductance), on ``xbar`` (its open cells, g0 and wires)."""
+
+    xbar: Crossbar
+    Gp: np.ndarray
+    Gm: np.ndarray
+    hardware: bool
+    time: float | None
+
+    @property
+    def g0(self) -> float:
+        return self.xbar.cfg.unit
+
+    @property
+    def line_resistance(self) -> float:
+        return self.xbar.cfg.line_resistance
+
+    def field(self, run: LoadedRun, batch: int) -> AffineField:
+        return self.xbar.field(self.Gp, self.Gm, run.cfg.model, run.net.b, batch, run.cfg.gamma)
+
+    def notes(self, run: LoadedRun, k: int) -> list[str]:
+        x = self.xbar
+        if self.hardware:
+            src = (f"conductances of run {run.path.name} (device {x.cfg.device.name}), "
+                   + ("as programmed" if self.time is None else f"read {self.time:g} s after programming (drift)"))
+        else:
+            src = f"ideal one-sided mapping of the weights of software run {run.path.name}"
+        stuck_lo = int((x.inst_p.stuck[k] < 0).sum() + (x.inst_m.stuck[k] < 0).sum())
+        stuck_hi = int((x.inst_p.stuck[k] > 0).sum() + (x.inst_m.stuck[k] > 0).sum())
+        return [src, f"seed {run.seeds[k]}: g0 {self.g0:.6g} S, wires {self.line_resistance:g} ohm per segment, "
+                f"{int(x.open[k].sum())} cells switched off (off conductance {x.cfg.off_conductance:g} S), "
+                f"{stuck_lo} devices stuck at their floor, {stuck_hi} at their top"]
+
+
+def chip_of(run: LoadedRun, time: float | None = None, line_resistance: float | None = None) -> Chip:
+    """The crossbar a run's decks realise; see the module docstring. ``line_resistance``
+    overrides the run's wires (ohm per segment); ``time`` (s) reads a hardware run's
+    devices after that much drift."""
+    hw = hardware_config(run)
+    if hw is None:
+        if time is not None:
+            raise RunError(f"--time: RUN_DIR {run.path} was trained in software (no --device): "
+                           "it has no devices to drift")
+        cfg = CrossbarConfig(line_resistance=line_resistance or 0.0)
+        topo = run.net.topology
+        K, N = run.net.W.shape[:2]
+        alive = run.net.alive & topo.mask()
+        Gp, Gm = to_conductances(np.where(alive, run.net.W, 0.0), IDEAL, cfg.unit)
+        inst = sample_instances(IDEAL, (K, N, N), np.random.default_rng(0))  # ideal: no draw
+        xbar = Crossbar(cfg, topo, Gp, Gm, inst, inst, ~alive)
+        return Chip(xbar, *xbar.state(), False, None)
+    xbar = load_chip(run)
+    if line_resistance is not None:
+        xbar.cfg = replace(xbar.cfg, line_resistance=line_resistance)
+    return Chip(xbar, *xbar.state(time), True, time)
+
+
+def _phase(run: LoadedRun, chip: Chip, phase: str):
+    """The field and start states of every network and sample for ``phase`` on the
+    chip: the free phase starts from the first evaluation draw, the nudged one from the
+    free equilibrium (numpy fast solver)."""
     task = task_of(run)
     cfg, topo = run.cfg, run.net.topology
-    rngs = [np.random.default_rng([s, 1, 0]) for s in run.seeds]
-    field = field_of(run.net, cfg, task.X.shape[0])
+    rngs = [np.random.default_rng([s, EVAL_STREAM, 0]) for s in run.seeds]
+    field = chip.field(run, task.X.shape[0])
     s0 = initial_states(topo, task.X, rngs, cfg.init_state)
     if phase == "nudged":
-        s0 = settle(field, s0, solver="fast", dt=cfg.dt, tol=cfg.tol, max_steps=cfg.max_steps).s
+        s0 = settle(field, s0, solver="fast", dt=cfg.dt, tol=1e-12, max_steps=200_000).s
         field = field.nudged(cfg.beta, task.Y, topo.output_mask())
     return task, field, s0
 
 
-def export_deck(run: LoadedRun, style: str, phase: str, seed_index: int, sample: int,
-                line_resistance: float) -> str:
-    task, field, s0 = _phase(run, phase)
-    cfg, topo = run.cfg, run.net.topology
+def _nudge(run: LoadedRun, task, phase: str, b: int) -> dict:
+    topo = run.net.topology
+    if phase != "nudged":
+        return {}
+    Y = np.zeros(topo.n)
+    Y[topo.outputs] = task.Y[b]
+    return dict(beta=run.cfg.beta, targets=Y, outputs=topo.output_mask())
+
+
+def export_deck(run: LoadedRun, chip: Chip, style: str, phase: str, seed_index: int, sample: int) -> str:
+    task, field, s0 = _phase(run, chip, phase)
+    topo = run.net.topology
     if not 0 <= sample < s0.shape[1]:
         raise RunError(f"--sample {sample}: the task has samples 0..{s0.shape[1] - 1}")
     k, b = seed_index, sample
     title = sanitise(f"deepxbar {run.path.name} {task.name} seed {run.seeds[k]} sample {b} {phase} {style}")
     if style == "behavioural":
         return behavioural_deck(field.A[k], field.d[k, b], field.c[k, b], s0[k, b], ~topo.free_mask(),
-                                t_stop=T_STOP, title=title)
-    if cfg.model != "deep":
+                                g0=chip.g0, t_stop=T_CHUNK, title=title)
+    if run.cfg.model != "deep":
         raise RunError("--style crossbar realises the DEEP field; use --style behavioural for asym-ep")
-    hw = CrossbarConfig()
-    Gp, Gm = to_conductances(np.where(run.net.alive[k], run.net.W[k], 0.0), hw.device, hw.unit)
-    nudge = phase == "nudged"
-    Y = np.zeros(topo.n)
-    Y[topo.outputs] = task.Y[b]
-    return crossbar_deck(Gp, Gm, topo.free_mask(), s0[k, b], cfg.gamma, line_resistance, g0=hw.unit,
-                         beta=cfg.beta if nudge else 0.0, targets=Y if nudge else None,
-                         outputs=topo.output_mask() if nudge else None, t_stop=T_STOP, title=title)
+    return crossbar_deck(chip.Gp[k], chip.Gm[k], topo.free_mask(), s0[k, b], run.cfg.gamma, chip.line_resistance,
+                         g0=chip.g0, t_stop=T_CHUNK, title=title, open_cells=chip.xbar.open[k],
+                         notes=chip.notes(run, k), **_nudge(run, task, phase, b))
 
 
 def with_measurements(deck: str, n: int) -> str:
-    """Add one ``.meas`` per neuron: ``ngspice -b`` then prints ``sJ = V(nJ)`` at the end
-    of the transient (the neuron states, V_fs = 1 V) and runs the analysis."""
+    """Add one ``.meas`` per neuron: ``ngspice -b`` then prints ``vJ = V(nJ)`` in volts at
+    the end of the transient (the neuron state is ``V / v_fs``) and runs the analysis."""
     lines = deck.rstrip("\n").split("\n")
     t_stop = next(line.split()[2] for line in lines if line.lower().startswith(".tran"))
     assert lines[-1].lower() == ".end"
-    meas = [f".meas tran s{j} FIND v(n{j}) AT={t_stop}" for j in range(n)]
+    meas = [f".meas tran v{j} FIND v(n{j}) AT={t_stop}" for j in range(n)]
     return "\n".join(lines[:-1] + meas + [".end"]) + "\n"
 
 
@@ -73,85 +150,132 @@ def cmd_export(args) -> int:
     seed = run.seeds[0] if args.seed is None else args.seed
     if seed not in run.seeds:
         raise RunError(f"--seed {seed}: the run has seeds {run.seeds}")
-    deck = export_deck(run, args.style, args.phase, run.seeds.index(seed), args.sample, args.line_resistance)
+    chip = chip_of(run, args.time, args.line_resistance)
+    deck = export_deck(run, chip, args.style, args.phase, run.seeds.index(seed), args.sample)
     deck = with_measurements(deck, run.net.topology.n)
     out = Path(args.output)
-    write_file_atomically(out, lambda p: p.write_text(deck))
-    print(f"wrote {out} ({args.style}, {args.phase} phase, seed {seed}, sample {args.sample}); "
-          f"run it with: ngspice -b {out}")
+    try:
+        write_file_atomically(out, lambda p: p.write_text(deck))
+    except OSError as e:
+        raise RunError(f"-o {out}: cannot write ({e.strerror})") from None
+    what = "the run's crossbar" if chip.hardware else "the ideal mapping of the weights"
+    print(f"wrote {out} ({args.style}, {args.phase} phase, seed {seed}, sample {args.sample}, {what}, "
+          f"g0 {chip.g0:.4g} S, wires {chip.line_resistance:g} ohm); run it with: ngspice -b {out} "
+          f"(states = printed vJ / {V_FS:g} V)")
     return 0
 
 
-def _crossbar_check(run: LoadedRun, phase: str, task, field, s0, r: float) -> float:
-    """The device-level deck of every network and sample against numpy settling the
-    field the hw/ crossbar model gives the same conductances (with wire resistance ``r``:
-    its IR-drop effective matrices). Largest difference, units of V_fs."""
-    cfg, topo = run.cfg, run.net.topology
-    hw = CrossbarConfig()
-    free = topo.free_mask()
-    worst = 0.0
-    for k in range(s0.shape[0]):
-        Gp, Gm = to_conductances(np.where(run.net.alive[k], run.net.W[k], 0.0), hw.device, hw.unit)
-        Mcol, Mrow = effective_matrices(Gp, Gm, free, r, r)
-        B, N = s0.shape[1], topo.n
-        hw_field = AffineField(((Mcol - Mrow) / hw.unit)[None], np.full((1, B, N), cfg.gamma),
-                               np.zeros((1, B, N)), free)
-        if phase == "nudged":
-            hw_field = hw_field.nudged(cfg.beta, task.Y, topo.output_mask())
-        want = settle(hw_field, s0[k:k + 1], solver="fast", tol=1e-12, max_steps=200_000).s[0]
-        for b in range(B):
-            Y = np.zeros(N)
-            Y[topo.outputs] = task.Y[b]
-            nudge = phase == "nudged"
-            got = settle_crossbar_spice(Gp, Gm, free, s0[k, b], cfg.gamma, r, g0=hw.unit,
-                                        beta=cfg.beta if nudge else 0.0, targets=Y if nudge else None,
-                                        outputs=topo.output_mask() if nudge else None, t_stop=T_STOP).s
-            worst = max(worst, float(np.abs(np.clip(got, 0, 1) - want[b]).max()))
-    return worst
+def _problem(engine, phase, run, k, b, reason, got, want, residual=None) -> dict:
+    p = {"engine": engine, "phase": phase, "seed": run.seeds[k], "sample": b, "reason": reason,
+         "engine_state": [round(float(x), 9) for x in got], "numpy_state": [round(float(x), 9) for x in want],
+         "difference": float(np.abs(np.asarray(got) - np.asarray(want)).max())}
+    if residual is not None:
+        p["residual"] = float(residual)
+    return p
 
 
-def verify(run: LoadedRun, engines: list[str], line_resistance: float = 0.0) -> dict:
-    """Settle every network and sample in both phases with each engine; the largest
-    difference of each engine from numpy (in units of V_fs). ngspice runs both deck
-    styles; the crossbar one is compared with the hw/ model of the same conductances
-    (with ``line_resistance``, its IR-drop effective matrices)."""
-    out = {"run_dir": str(run.path), "engines": engines, "line_resistance": line_resistance, "phases": {}}
+def _judge(engine, phase, run, got, settled, residual, ref, problems) -> float:
+    """Largest difference of ``got`` (K, B, N) from numpy's ``ref``; every sample that
+    did not settle, or settled away from numpy, becomes a problem with its reason."""
+    diff = np.abs(np.clip(got, 0, 1) - ref.s).max(-1)
+    for k, b in zip(*np.nonzero((diff > AGREE) | ~settled | ~ref.converged)):
+        euler = f"numpy's Euler map (dt {run.cfg.dt:g}) residual {ref.residual[k, b]:.2g} after {int(ref.steps[k, b])} steps"
+        flow = f"the circuit's projected residual {residual[k, b]:.2g} after its last chunk"
+        if not ref.converged[k, b] and settled[k, b]:
+            why = (f"the circuit settled but the Euler map did not ({euler}): the map oscillates where the "
+                   "continuous-time flow converges")
+        elif not ref.converged[k, b]:
+            why = f"neither settled ({euler}; {flow}): no equilibrium from this start (a limit cycle)"
+        elif not settled[k, b]:
+            why = (f"the Euler map settled, the circuit did not within the cap ({flow}): a limit cycle or a "
+                   "slow mode of the continuous-time flow")
+        else:
+            why = ("both settled, at different equilibria: the flow and the Euler map have different basins "
+                   "from this start")
+        problems.append(_problem(engine, phase, run, k, b, why, np.clip(got[k, b], 0, 1), ref.s[k, b],
+                                 residual[k, b]))
+    return float(diff.max())
+
+
+def verify(run: LoadedRun, engines: list[str], line_resistance: float | None = None,
+           time: float | None = None, progress=None) -> dict:
+    """Settle every network and sample in both phases with each engine and compare with
+    numpy on the same chip (``chip_of``). ``spice``/``pyspice`` run the behavioural deck
+    and, for DEEP, the device-level crossbar deck too (``<engine>_crossbar``). Every
+    sample that differs by more than ``AGREE`` or does not settle is listed under
+    ``problems`` with both states and the reason; ``agree`` is True when there is none."""
+    chip = chip_of(run, time, line_resistance)
+    out = {"run_dir": str(run.path), "engines": engines, "chip": chip.notes(run, 0)[0],
+           "g0": chip.g0, "line_resistance": chip.line_resistance, "time": time, "tolerance": AGREE,
+           "phases": {}, "problems": []}
+    problems = out["problems"]
+    topo = run.net.topology
     for phase in ("free", "nudged"):
-        task, field, s0 = _phase(run, phase)
+        task, field, s0 = _phase(run, chip, phase)
         cfg = run.cfg
         ref = settle(field, s0, solver="fast", dt=cfg.dt, tol=1e-12, max_steps=200_000)
         row = {"numpy_converged": bool(ref.converged.all())}
         if "brian2" in engines:
             from circuits.brian import Brian2Engine
             steps = int(ref.steps.max()) + 2000  # same Euler map: past the slowest sample
-            b2 = Brian2Engine(dt=cfg.dt)(field, s0, steps=steps)
+            b2 = Brian2Engine(dt=cfg.dt, g0=chip.g0)(field, s0, steps=steps)
             row["brian2"] = float(np.abs(b2.s - ref.s).max())
-        if "spice" in engines:
+        for name in ("spice", "pyspice"):
+            if name not in engines:
+                continue
             try:
-                sp = settle_spice(field, s0, t_stop=T_STOP, title=f"verify {phase}")
-                row["spice"] = float(np.abs(np.clip(sp.s, 0, 1) - ref.s).max())
-                row["spice_seconds"] = round(sp.seconds, 3)
+                sp = settle_spice(field, s0, g0=chip.g0, title=f"verify {phase}", runner=RUNNERS[name])
+                row[name] = _judge(name, phase, run, sp.s, sp.settled, sp.residual, ref, problems)
+                row[f"{name}_seconds"] = round(sp.seconds, 3)
                 if cfg.model == "deep":
-                    row["spice_crossbar"] = _crossbar_check(run, phase, task, field, s0, line_resistance)
-            except NgspiceError as e:  # e.g. a limit cycle: no equilibrium to compare
-                row["spice_error"] = str(e).splitlines()[0]
+                    K, B, N = s0.shape
+                    got, ok, res = np.empty((K, B, N)), np.empty((K, B), bool), np.empty((K, B))
+                    for k in range(K):
+                        for b in range(B):
+                            x = settle_crossbar_spice(chip.Gp[k], chip.Gm[k], topo.free_mask(), s0[k, b], cfg.gamma,
+                                                      chip.line_resistance, g0=chip.g0,
+                                                      open_cells=chip.xbar.open[k], runner=RUNNERS[name],
+                                                      **_nudge(run, task, phase, b))
+                            got[k, b], ok[k, b], res[k, b] = x.s, x.settled, x.residual
+                    row[f"{name}_crossbar"] = _judge(f"{name}_crossbar", phase, run, got, ok, res, ref, problems)
+            except NgspiceError as e:
+                problems.append({"engine": name, "phase": phase, "reason": f"ngspice failed: {str(e).splitlines()[0]}"})
+        if progress is not None:
+            progress(phase)
         out["phases"][phase] = row
+    out["agree"] = not problems
     return out
+
+
+SHOWN = 8  # problems printed in full
 
 
 def cmd_verify(args) -> int:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    bad = [e for e in engines if e not in ("numpy", "brian2", "spice")]
+    bad = [e for e in engines if e not in VERIFY_ENGINES]
     if bad or not engines:
-        raise RunError(f"--engines {args.engines!r}: choose from numpy, brian2, spice (comma-separated)")
-    result = verify(load_run(args.run_dir), engines, args.line_resistance)
+        raise RunError(f"--engines {args.engines!r}: choose from {', '.join(VERIFY_ENGINES)} (comma-separated)")
+    result = verify(load_run(args.run_dir), engines, args.line_resistance, args.time)
     if args.json:
         print(json.dumps(result))
-        return 0
-    print(f"{result['run_dir']}: largest |s - s_numpy| over every network and sample (units of V_fs)")
+        return 0 if result["agree"] else 1
+    print(f"{result['run_dir']}: {result['chip']}, wires {result['line_resistance']:g} ohm; "
+          f"largest |s - s_numpy| over every network and sample (units of V_fs)")
     for phase, row in result["phases"].items():
-        parts = [f"{e} {row[e]:.2e}" for e in (*engines, "spice_crossbar") if e in row]
-        if "spice_error" in row:
-            parts.append(f"spice refused: {row['spice_error']}")
+        keys = [e for e in engines if e != "numpy"] + [f"{e}_crossbar" for e in ("spice", "pyspice") if e in engines]
+        parts = [f"{e} {row[e]:.2e}" for e in keys if e in row]
         print(f"  {phase:<7} " + (", ".join(parts) if parts else "numpy only"))
-    return 0
+    problems = result["problems"]
+    if not problems:
+        print(f"every engine agrees with numpy to {AGREE:g} on every sample, both phases")
+        return 0
+    print(f"{len(problems)} case(s) where an engine does not agree with numpy to {AGREE:g}:")
+    for p in problems[:SHOWN]:
+        where = f"{p['engine']}, {p['phase']} phase" + (f", seed {p['seed']}, sample {p['sample']}" if "seed" in p else "")
+        print(f"  {where}: {p['reason']}")
+        if "engine_state" in p:
+            print(f"    {p['engine']:<14} {np.array2string(np.array(p['engine_state']), precision=6)}")
+            print(f"    {'numpy':<14} {np.array2string(np.array(p['numpy_state']), precision=6)}")
+    if len(problems) > SHOWN:
+        print(f"  ... and {len(problems) - SHOWN} more (--json lists them all)")
+    return 1

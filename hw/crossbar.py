@@ -229,6 +229,16 @@ class Crossbar:
         Gm = np.stack([devices.program(tm[k], tm[k], _at(self.inst_m, k), dev, r) for k, r in enumerate(rngs)])
         return self._switched(Gp, Gm)
 
+    def state(self, t: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The conductances the devices hold (K, N, N), without read noise: as
+        programmed, or ``t`` seconds after programming (drift); stuck devices at their
+        stuck values; open cells at the switch's off conductance."""
+        dev = self.cfg.device
+        t = 0.0 if t is None else float(t)
+        Gp = devices.drift(self.Gp, t, self.inst_p, dev)
+        Gm = devices.drift(self.Gm, t, self.inst_m, dev)
+        return self._switched(Gp, Gm)
+
     def programmed_weights(self) -> np.ndarray:
         """The weights the conductances hold, without read noise (K, N, N); 0 on open
         cells."""
