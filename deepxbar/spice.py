@@ -166,7 +166,7 @@ def cmd_export(args) -> int:
 
 
 def _problem(engine, phase, run, k, b, reason, got, want, residual=None) -> dict:
-    p = {"engine": engine, "phase": phase, "seed": run.seeds[k], "sample": b, "reason": reason,
+    p = {"engine": engine, "phase": phase, "seed": run.seeds[int(k)], "sample": int(b), "reason": reason,
          "engine_state": [round(float(x), 9) for x in got], "numpy_state": [round(float(x), 9) for x in want],
          "difference": float(np.abs(np.asarray(got) - np.asarray(want)).max())}
     if residual is not None:

@@ -16,3 +16,12 @@ def random_states(topo: Topology, X: np.ndarray, K: int, rng: np.random.Generato
     s0[..., : topo.n_in] = X
     s0[..., topo.n_in:] = rng.uniform(0, high, (K, X.shape[0], topo.n - topo.n_in))
     return s0
+
+
+def run_cli(*args, timeout: float = 300):
+    """The real console entry point in a subprocess: exit code, stdout, stderr."""
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-m", "deepxbar.cli", *args], capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr

@@ -2,19 +2,12 @@ import csv
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from deepxbar.cli import main
-
-
-def run_cli(*args):
-    """The real console entry point in a subprocess: exit code, stdout, stderr."""
-    p = subprocess.run([sys.executable, "-m", "deepxbar.cli", *args], capture_output=True, text=True,
-                       timeout=300)
-    return p.returncode, p.stdout, p.stderr
+from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,134 @@
+"""export-spice and verify on a hardware run: the deck is the run's own crossbar."""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from deepxbar.cli import main
+from deepxbar.runs import load_chip, load_run
+from hw import devices
+
+from tests.conftest import run_cli
+
+R_WIRE = 0.5  # ohm per segment, as trained
+G_OFF = 2e-8  # S, a leaking select switch
+
+
+@pytest.fixture(scope="module")
+def rram_run(tmp_path_factory):
+    """RRAM with stuck devices, wires and leaking switches, short training."""
+    out = tmp_path_factory.mktemp("hw") / "rram"
+    code, stdout, stderr = run_cli("train", "--task", "xor", "--device", "rram", "--device-set", "stuck_min=0.03",
+                                   "--device-set", "stuck_max=0.03", "--line-resistance", str(R_WIRE),
+                                   "--off-conductance", str(G_OFF), "--seeds", "2", "--epochs", "30",
+                                   "--out", str(out), "--json", "--quiet")
+    assert code == 0, stderr
+    return out
+
+
+def _resistors(deck: str) -> dict[str, float]:
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(R[O]?\d+_\d+) \S+ \S+ (\S+)$", deck, re.M)}
+
+
+def _export(run_dir, tmp_path, *extra) -> str:
+    out = tmp_path / "deck.cir"
+    code, _, stderr = run_cli("export-spice", str(run_dir), "-o", str(out), "--style", "crossbar", *extra)
+    assert code == 0, stderr
+    return out.read_text()
+
+
+@pytest.mark.parametrize("time_s", [None, 86400.0])
+def test_every_device_resistor_is_one_over_its_conductance(rram_run, tmp_path, time_s):
+    run = load_run(rram_run)
+    chip = load_chip(run)
+    extra = ("--seed", "1") + (() if time_s is None else ("--time", str(time_s)))
+    deck = _export(rram_run, tmp_path, *extra)
+    k, N = 1, run.net.topology.n
+    t = 0.0 if time_s is None else time_s
+    Gp = devices.drift(chip.Gp, t, chip.inst_p, chip.cfg.device)[k]
+    Gm = devices.drift(chip.Gm, t, chip.inst_m, chip.cfg.device)[k]
+    stuck = chip.inst_p.stuck[k] != 0
+    assert stuck.any() and (chip.inst_m.stuck[k] != 0).any()  # the premise: stuck devices exist
+    res = _resistors(deck)
+    cols = np.flatnonzero(run.net.topology.free_mask())
+    devices_seen = leaks = 0
+    for r in range(2 * N):
+        i, minus = divmod(r, 2)
+        G = Gm if minus else Gp
+        for j in cols:
+            if chip.open[k, i, j]:
+                assert res[f"RO{r}_{j}"] == pytest.approx(1.0 / G_OFF, rel=1e-15)
+                leaks += 1
+            elif G[i, j] > 0:  # a device at 0 S (its floor spread reached 0) is an open resistor
+                assert res[f"R{r}_{j}"] == pytest.approx(1.0 / G[i, j], rel=1e-15), (r, j)
+                devices_seen += 1
+            else:
+                assert f"R{r}_{j}" not in res
+    assert len(res) == devices_seen + leaks and leaks > 0 and devices_seen > 0
+    # devices stuck at their top stand at their stuck value in the deck
+    inst = chip.inst_p
+    hi = np.argwhere(((inst.stuck[k] > 0) & ~chip.open[k])[:, cols])
+    assert len(hi) > 0
+    for i, c in hi:
+        assert res[f"R{2 * i}_{cols[c]}"] == pytest.approx(1.0 / inst.g_max[k, i, cols[c]], rel=1e-15)
+    # the run's wires, g0 and drift time are in the deck
+    assert re.search(rf"r_row={R_WIRE:g} ohm", deck)
+    assert sum(1 for line in deck.splitlines() if line.startswith("RW")) > 0
+    assert f"g0={chip.cfg.unit!r}" in deck or f"g0={chip.cfg.unit:.17g}" in deck
+    if time_s is not None:
+        assert "read 86400 s after programming" in deck
+        assert not np.allclose(Gp, chip.Gp[k])  # drift changed something
+
+
+def test_line_resistance_override_and_software_runs(rram_run, tmp_path):
+    deck = _export(rram_run, tmp_path, "--line-resistance", "0")
+    assert not any(line.startswith("RW") for line in deck.splitlines())
+    assert "r_row=0 ohm" in deck
+
+
+@pytest.mark.spice
+def test_verify_hardware_run_agrees_with_its_hw_model(rram_run, capsys):
+    assert main(["verify", str(rram_run), "--engines", "numpy,spice", "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)
+    assert v["agree"] and v["line_resistance"] == R_WIRE
+    assert "conductances of run" in v["chip"]
+    for phase in ("free", "nudged"):
+        assert v["phases"][phase]["spice"] < 1e-6
+        assert v["phases"][phase]["spice_crossbar"] < 1e-6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--time", "-1"], "--time"),
+    (["--time", "nan"], "--time"),
+    (["--line-resistance", "-2"], "--line-resistance"),
+])
+def test_bad_options_one_line(rram_run, tmp_path, args, message):
+    code, stdout, stderr = run_cli("export-spice", str(rram_run), "-o", str(tmp_path / "x.cir"), *args)
+    assert code == 2 and message in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) <= 2  # usage line + the error
+    assert not (tmp_path / "x.cir").exists()
+
+
+def test_missing_or_damaged_conductances_and_software_time(rram_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(rram_run, broken)
+    (broken / "conductances.npz").unlink()
+    for cmd in (["export-spice", str(broken), "-o", str(tmp_path / "x.cir")], ["verify", str(broken)]):
+        code, _, stderr = run_cli(*cmd)
+        assert code == 2 and "no conductances.npz" in stderr and "Traceback" not in stderr
+    (broken / "conductances.npz").write_bytes(b"not a zip")
+    code, _, stderr = run_cli("export-spice", str(broken), "-o", str(tmp_path / "x.cir"))
+    assert code == 2 and "malformed" in stderr
+    code, _, stderr = run_cli("verify", str(rram_run), "--engines", "numpy,hspice")
+    assert code == 2 and "hspice" in stderr
+    assert not (tmp_path / "x.cir").exists()
+
+
+def test_software_run_refuses_time(tmp_path):
+    out = tmp_path / "sw"
+    code, _, stderr = run_cli("train", "--task", "and", "--seeds", "1", "--epochs", "5", "--out", str(out), "--quiet")
+    assert code == 0, stderr
+    code, _, stderr = run_cli("export-spice", str(out), "-o", str(tmp_path / "x.cir"), "--time", "10")
+    assert code == 2 and "trained in software" in stderr
