@@ -1,6 +1,7 @@
 """Energy and latency reports (circuits/energy.py): analytic checks that can fail."""
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -191,7 +192,7 @@ def test_programming_energy_is_linear_in_pulses_and_reads_follow_their_formula()
                        rtol=1e-12, atol=0)
     assert two["read_j_per_epoch"] == one["read_j_per_epoch"]
     # ideal devices read once (noiseless), at V_FS for 5 ns, every connected device
-    Gp, Gm = energy.switched_conductances(xbar)
+    Gp, Gm = xbar.state()
     live = ~xbar.open
     want = V_FS**2 * np.where(live, Gp + Gm, 0).sum((-1, -2)).mean() * 5e-9
     assert one["read_j_per_epoch"] == approx(want, rel=1e-12)
@@ -207,10 +208,12 @@ def test_programming_energy_is_linear_in_pulses_and_reads_follow_their_formula()
 def test_noisy_devices_are_read_reads_times_per_measurement():
     xbar, _ = _crossbar(device="rram")
     e = energy.read_energy_per_epoch(xbar)
-    Gp, Gm = energy.switched_conductances(xbar)
+    Gp, Gm = xbar.state()
     g = np.where(~xbar.open, Gp + Gm, 0).sum((-1, -2))
     assert xbar.cfg.reads == 8
     assert np.allclose(e, 8 * V_FS**2 * g * 5e-9, rtol=1e-12, atol=0)
+    xbar.cfg = replace(xbar.cfg, write_verify=2)  # two more measurements per epoch
+    assert np.allclose(energy.read_energy_per_epoch(xbar), 3 * e, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("bad", [np.array([[1.0, -1.0]]), np.array([[np.nan, 1.0]]), np.array([[np.inf, 1.0]])])
@@ -259,6 +262,8 @@ def test_report_keys_are_json_safe_and_consistent():
     for key in ("inference_j", "inference_latency_s", "programming_j_per_epoch", "training_j_total"):
         assert isinstance(r[key], float) and r[key] > 0
     assert r["macs_per_inference"] == (~xbar.open).sum() / 2
+    assert np.array(r["inference_latency_s_per_sample"]).shape == (2, 4)
+    assert np.mean(r["inference_j_per_sample"]) == approx(r["inference_j"], rel=1e-12)
     assert r["periphery_j_per_inference"] == approx(r["macs_per_inference"] * 56e-15)
     assert r["settle_includes_nudged"] and r["settle_j_per_epoch"] > 4 * r["inference_j"]  # free + nudged, 4 samples
     free_only = energy.report(xbar, field, s0, pulses)
@@ -268,3 +273,25 @@ def test_report_keys_are_json_safe_and_consistent():
     assert r["training_j_total"] == approx(
         20 * (r["programming_j_per_epoch"] + r["read_j_per_epoch"] + r["settle_j_per_epoch"]), rel=1e-9)
     assert all(isinstance(v, str) for v in r["assumptions"].values())
+
+
+def test_device_energy_is_the_brian2_models_integral():
+    """circuits/brian.py integrates the same power (left Riemann sum over its steps); over
+    the same horizon the trapezoid rule differs from it by exactly (P(0) - P(T)) step / 2."""
+    pytest.importorskip("brian2")
+    from circuits.brian import Brian2Engine
+
+    rng = np.random.default_rng(11)
+    t = Topology(3, 3, 1)
+    W = t.init_weights(rng, 2, 0.8)
+    field = deep_field(W, 4, t.free_mask(), 1.0)
+    s0 = random_states(t, XOR_X, 2, rng)
+    Gp, Gm = G0 * np.maximum(W, 0) + 2e-6, G0 * np.maximum(-W, 0) + 2e-6
+    dt, steps = 0.01, 100
+    eng = Brian2Engine(dt=dt, keep_trajectory=True)
+    eng(field, s0, steps=steps, conductances=(Gp, Gm))
+    ph = energy.phase_energy(Gp, Gm, field, s0, dt=dt, horizon_s=steps * dt * TAU)
+    g_row = (Gp + Gm).sum(-1)
+    power = lambda s: V_FS**2 * np.einsum("kbi,ki->kb", s**2, g_row)  # noqa: E731
+    P0, PT = power(s0), power(eng.last.trajectory[-1])
+    assert np.allclose(eng.last.energy, ph.energy_j + (P0 - PT) * dt * TAU / 2, rtol=1e-9, atol=0)
