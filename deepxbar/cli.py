@@ -239,6 +239,12 @@ def _print_train_summary(s: dict) -> None:
         print(f"{p['seed']:>5} {str(p['success']):>8} {chip:>8} {p['final_error']:>6.2f} {e0:>9} "
               f"{p['min_margin']:>7.3f} {p['basin_accuracy']:>6.3f} {str(p['stable']):>7} "
               f"{str(p['gershgorin']['hurwitz']):>10} {p['sparsity']:>8.2f}")
+    e = s.get("energy")
+    if e is not None:
+        print(f"  energy on {e['preset']} (per network, circuits/energy.py): inference "
+              f"{e['inference_j'] * 1e15:.0f} fJ in the devices + about {e['periphery_j_per_inference'] * 1e15:.0f} fJ "
+              f"periphery, settles in {e['inference_latency_s'] * 1e9:.0f} ns; programming "
+              f"{e['programming_j_per_epoch'] * 1e12:.3g} pJ per epoch, training {e['training_j_total'] * 1e9:.3g} nJ")
     print(f"run folder: {s['run_dir']}")
 
 

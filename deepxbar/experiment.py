@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from models.evaluation import BASIN_STARTS, basin_accuracy, evaluate, stability_report
+from models.evaluation import BASIN_STARTS, EVAL_STREAM, basin_accuracy, evaluate, stability_report
 from models.topology import Topology
-from models.training import Network, TrainConfig, train
+from models.training import Network, TrainConfig, initial_states, train
 from hw.controller import train_on_crossbar
 from hw.crossbar import Crossbar, CrossbarConfig, fit_weight_range
 from hw.deploy import onchip_field_source
@@ -48,6 +48,7 @@ class Experiment:
     wall_seconds: float
     crossbar: Crossbar | None = None
     onchip: dict | None = None  # evaluation on the crossbar as it ends (hardware runs)
+    energy: dict | None = None  # energy and latency on the crossbar (hardware runs)
 
     @property
     def topology(self) -> Topology:
@@ -79,11 +80,25 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
     ev = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS)
     stab = stability_report(net, cfg, task.X, seeds, REPEATS, ev if cfg.solver == "fast" else None)
     basin = basin_accuracy(net, cfg, task.X, task.Y, seeds)
-    onchip = None
+    onchip = energy = None
     if xbar is not None:  # the same starts, on the chip: a fresh read per inference, wires, drift
         onchip = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS, field=onchip_field_source(
             xbar, cfg.model, net.b, task.X.shape[0], cfg.gamma, seeds))
-    return Experiment(task, cfg, seeds, net, hist, ev, stab, basin, wall, xbar, onchip)
+        energy = energy_report(xbar, net, cfg, task, seeds, hist["pulses"])
+    return Experiment(task, cfg, seeds, net, hist, ev, stab, basin, wall, xbar, onchip, energy)
+
+
+def energy_report(xbar: Crossbar, net: Network, cfg: TrainConfig, task: Task, seeds: list[int],
+                  pulses: np.ndarray) -> dict:
+    """``circuits.energy.report`` of a crossbar as the run ends: its conductances as
+    programmed (no drift, no read noise) with its wires, the free phase from the first
+    evaluation starts, the nudged phase toward the targets, the pulses of every epoch."""
+    from circuits.energy import report
+
+    rngs = [np.random.default_rng([s, EVAL_STREAM, 0]) for s in seeds]
+    s0 = initial_states(net.topology, task.X, rngs, cfg.init_state)
+    field = xbar.field(*xbar.state(), cfg.model, net.b, task.X.shape[0], cfg.gamma)
+    return report(xbar, field, s0, pulses, targets=task.Y, beta=cfg.beta)
 
 
 def epochs_to_zero(err: np.ndarray) -> int | None:
@@ -169,6 +184,8 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
         "wall_seconds": round(exp.wall_seconds, 4),
         "per_seed": per_seed,
     }
+    if exp.energy is not None:
+        out["energy"] = exp.energy
     if onchip_success is not None:
         out["onchip_success_rate"] = float(onchip_success.mean())
         out["onchip_accuracy_mean"] = float(onchip_accuracy.mean())

@@ -28,6 +28,17 @@ def rram_run(tmp_path_factory):
     return out
 
 
+def test_hardware_train_json_reports_energy_and_latency(rram_run):
+    e = json.loads((rram_run / "summary.json").read_text())["energy"]
+    for key in ("inference_j", "inference_latency_s", "programming_j_per_epoch", "training_j_total"):
+        assert np.isfinite(e[key]) and e[key] > 0, key
+    tau = 1e-12 / json.loads((rram_run / "config.json").read_text())["hardware"]["g0"]
+    assert 1 * tau < e["inference_latency_s"] < 100 * tau  # a settle takes a few time constants
+    # the total covers 30 epochs of programming, reads and settling
+    assert e["training_j_total"] >= 30 * e["programming_j_per_epoch"]
+    assert e["periphery_j_per_inference"] > 0 and "TOPS/W" in json.dumps(e["assumptions"])
+
+
 def _resistors(deck: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(R[O]?\d+_\d+) \S+ \S+ (\S+)$", deck, re.M)}
 
