@@ -486,6 +486,22 @@ def programming_energy(pulses, energy_per_pulse: float) -> np.ndarray:
     return pulses * _nonnegative("energy_per_pulse", energy_per_pulse)
 
 
+def deployment_energy(device_name: str, pulses: np.ndarray, G: np.ndarray, cells: np.ndarray) -> dict:
+    """Programming energy of program-and-verify (``hw.deploy``) per chip: ``pulses`` and
+    ``G`` (..., 2, N, N) per device, ``cells`` the programmed devices (same shape); the
+    pulse model of ``device_name`` with the mean programmed conductance and the wire of
+    a column of ``2 N`` cells. The verify reads are not counted."""
+    model = pulse_model(device_name)
+    cells = np.asarray(cells, bool)
+    n = G.shape[-1]
+    g = float(np.asarray(G)[cells].mean()) if cells.any() else model.g_typical
+    e_pulse = model.pulse_energy(g, WIRE_CAP_PER_CELL * 2 * n)
+    per_chip = programming_energy(np.where(cells, pulses, 0).sum((-1, -2, -3)), e_pulse)
+    return {"programming_j_per_chip": _json(per_chip.mean()), "energy_per_pulse_j": _json(e_pulse),
+            "pulse_model": model.source, "pulse_model_is_assumption": model.assumption,
+            "not_counted": "the verify reads; the drivers and converters"}
+
+
 def _model_for(xbar, model: PulseModel | None) -> PulseModel:
     return model if model is not None else pulse_model(xbar.cfg.device.name)
 

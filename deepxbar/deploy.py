@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from circuits.energy import deployment_energy
 from hw.deploy import (COMPENSATIONS, MAX_ITERATIONS, REACH, TOLERANCE, deploy, judge, mapping_window,
                        programming_summary)
 from hw.devices import PRESETS
@@ -90,6 +91,10 @@ def cmd_deploy(args) -> int:
                     args.line_resistance, on_time=lambda i: bar.update(1))
     prog = programming_summary(dep)
     K, I = dep.G.shape[:2]
+    try:
+        energy = deployment_energy(dev.name, dep.pulses, dep.G, dep.cells)
+    except ValueError:  # a device without a pulse model
+        energy = None
     acc = res["accuracy"].reshape(len(times), -1)
     out = {
         "run_dir": str(run.path), "task": c.get("task"), "model": cfg.model, "device": dev.name,
@@ -104,6 +109,7 @@ def cmd_deploy(args) -> int:
         "unconverged_devices": prog["unconverged_devices"],
         "unconverged": prog["unconverged"],
         "devices": prog["devices"],
+        "programming_energy": energy,
         "instances": I, "repeats": args.repeats, "seeds": run.seeds,
         "max_iterations": args.max_iterations, "init_state": cfg.init_state,
         "drift_compensation": args.drift_compensation, "line_resistance": args.line_resistance,
@@ -155,6 +161,10 @@ def _print(s: dict, n_nets: int) -> None:
           f"({s['program_error_rms_window']:.4f} of the window per device); {s['unconverged_devices']} of "
           f"{s['devices']} devices did not converge ({u['stuck']} stuck, {u['out_of_window']} target outside "
           f"their window, {u['out_of_iterations']} out of iterations)")
+    e = s["programming_energy"]
+    if e is not None:
+        print(f"programming energy: {e['programming_j_per_chip'] * 1e9:.3g} nJ per chip "
+              f"({e['energy_per_pulse_j'] * 1e12:.3g} pJ per pulse; {e['pulse_model']})")
     print(f"{'time':>10} {'accuracy':>9} {'std':>6} {'P(all correct)':>15} {'P(stable)':>10} "
           f"{'G(t)/G(0)':>10} {'W err rms':>10}")
     for i, t in enumerate(s["times"]):

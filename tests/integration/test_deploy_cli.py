@@ -33,6 +33,9 @@ def test_json_keys_lengths_and_png(xor_run, capsys):
     assert s["instances"] == 3 and s["repeats"] == 2 and s["init_state"] == 0.1
     assert s["drift_compensation"] == "none" and s["line_resistance"] == 0.0
     assert isinstance(s["unconverged_devices"], int) and s["pulses_mean"] > 0 and s["program_error_rms"] > 0
+    e = s["programming_energy"]  # pulses x energy per pulse, per chip
+    per_chip_pulses = s["pulses_mean"] * s["devices"] / (len(s["seeds"]) * s["instances"])  # devices of all chips
+    assert e["programming_j_per_chip"] == pytest.approx(per_chip_pulses * e["energy_per_pulse_j"], rel=1e-9)
     png = xor_run / "deploy-rram.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in xor_run.iterdir() if p.name.startswith(".")]  # no temporary left
