@@ -174,7 +174,29 @@ def _problem(engine, phase, run, k, b, reason, got, want, residual=None) -> dict
     return p
 
 
-def _judge(engine, phase, run, got, settled, residual, ref, problems) -> float:
+def _both_settled(A: np.ndarray, d: np.ndarray, free: np.ndarray, x, y, r_x: float, r_y: float) -> str:
+    """Why two settled states of one sample (``A`` (N, N), ``d`` (N,)) differ: other
+    saturated neurons (another equilibrium), or one equilibrium that the residual
+    tolerance resolves only to ``residual / rate`` because its slowest mode decays at a
+    small ``rate`` (per tau)."""
+    def at_rail(s):
+        return (s <= 1e-9) | (s >= 1 - 1e-9)
+    if (at_rail(x) != at_rail(y))[free].any():
+        return ("both settled, at different equilibria (other neurons at the rails): the flow and the Euler "
+                "map have different basins from this start")
+    live = free & ~at_rail(y)
+    J = A[np.ix_(live, live)].T - np.diag(d[live])  # Jacobian of the unsaturated free block
+    rate = float(np.abs(np.linalg.eigvals(J).real).min()) if live.any() else np.inf
+    reach = (r_x + r_y) / rate if rate > 0 else np.inf
+    if np.abs(x - y).max() <= 2 * reach:
+        return (f"one equilibrium, resolved only to about {reach:.1g}: its slowest mode decays at rate {rate:.2g} "
+                f"per tau, so projected residuals of {r_x:.1g} (circuit) and {r_y:.1g} (Euler map) leave that "
+                "much distance (a nearly singular Jacobian: little or no leak)")
+    return ("both settled in the same saturation pattern at different states: the flow and the Euler map "
+            "reach different equilibria from this start")
+
+
+def _judge(engine, phase, run, got, settled, residual, ref, problems, field) -> float:
     """Largest difference of ``got`` (K, B, N) from numpy's ``ref``; every sample that
     did not settle, or settled away from numpy, becomes a problem with its reason."""
     diff = np.abs(np.clip(got, 0, 1) - ref.s).max(-1)
@@ -190,8 +212,9 @@ def _judge(engine, phase, run, got, settled, residual, ref, problems) -> float:
             why = (f"the Euler map settled, the circuit did not within the cap ({flow}): a limit cycle or a "
                    "slow mode of the continuous-time flow")
         else:
-            why = ("both settled, at different equilibria: the flow and the Euler map have different basins "
-                   "from this start")
+            d = np.broadcast_to(field.d, got.shape)[k, b]
+            why = _both_settled(field.A[k], d, np.asarray(field.free, bool), np.clip(got[k, b], 0, 1),
+                                ref.s[k, b], residual[k, b], ref.residual[k, b])
         problems.append(_problem(engine, phase, run, k, b, why, np.clip(got[k, b], 0, 1), ref.s[k, b],
                                  residual[k, b]))
     return float(diff.max())
@@ -225,7 +248,7 @@ def verify(run: LoadedRun, engines: list[str], line_resistance: float | None = N
                 continue
             try:
                 sp = settle_spice(field, s0, g0=chip.g0, title=f"verify {phase}", runner=RUNNERS[name])
-                row[name] = _judge(name, phase, run, sp.s, sp.settled, sp.residual, ref, problems)
+                row[name] = _judge(name, phase, run, sp.s, sp.settled, sp.residual, ref, problems, field)
                 row[f"{name}_seconds"] = round(sp.seconds, 3)
                 if cfg.model == "deep":
                     K, B, N = s0.shape
@@ -237,7 +260,7 @@ def verify(run: LoadedRun, engines: list[str], line_resistance: float | None = N
                                                       open_cells=chip.xbar.open[k], runner=RUNNERS[name],
                                                       **_nudge(run, task, phase, b))
                             got[k, b], ok[k, b], res[k, b] = x.s, x.settled, x.residual
-                    row[f"{name}_crossbar"] = _judge(f"{name}_crossbar", phase, run, got, ok, res, ref, problems)
+                    row[f"{name}_crossbar"] = _judge(f"{name}_crossbar", phase, run, got, ok, res, ref, problems, field)
             except NgspiceError as e:
                 problems.append({"engine": name, "phase": phase, "reason": f"ngspice failed: {str(e).splitlines()[0]}"})
         if progress is not None:
@@ -274,8 +297,8 @@ def cmd_verify(args) -> int:
         where = f"{p['engine']}, {p['phase']} phase" + (f", seed {p['seed']}, sample {p['sample']}" if "seed" in p else "")
         print(f"  {where}: {p['reason']}")
         if "engine_state" in p:
-            print(f"    {p['engine']:<14} {np.array2string(np.array(p['engine_state']), precision=6)}")
-            print(f"    {'numpy':<14} {np.array2string(np.array(p['numpy_state']), precision=6)}")
+            print(f"    {p['engine']:<14} {np.array2string(np.array(p['engine_state']), precision=6, max_line_width=10**4)}")
+            print(f"    {'numpy':<14} {np.array2string(np.array(p['numpy_state']), precision=6, max_line_width=10**4)}")
     if len(problems) > SHOWN:
         print(f"  ... and {len(problems) - SHOWN} more (--json lists them all)")
     return 1

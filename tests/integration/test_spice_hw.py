@@ -143,3 +143,24 @@ def test_software_run_refuses_time(tmp_path):
     assert code == 0, stderr
     code, _, stderr = run_cli("export-spice", str(out), "-o", str(tmp_path / "x.cir"), "--time", "10")
     assert code == 2 and "trained in software" in stderr
+
+
+@pytest.mark.spice
+def test_verify_states_why_and_exits_1_when_engines_disagree(tmp_path):
+    """The paper's config (no leak) on OR, seed 1: the continuous-time circuit stops
+    within the residual tolerance of an equilibrium whose slowest mode is slow, 6e-6
+    from the Euler map's: verify names the case, both states and the reason, exit 1."""
+    out = tmp_path / "paper-or"
+    code, _, stderr = run_cli("train", "--task", "or", "--config", "paper", "--seed", "1", "--seeds", "1",
+                              "--out", str(out), "--quiet")
+    assert code == 0, stderr
+    code, stdout, stderr = run_cli("verify", str(out), "--engines", "numpy,spice", "--json")
+    assert code == 1 and "Traceback" not in stderr
+    v = json.loads(stdout)
+    assert not v["agree"] and v["problems"]
+    for p in v["problems"]:
+        assert p["seed"] == 1 and p["difference"] > 1e-6 and len(p["engine_state"]) == len(p["numpy_state"])
+        assert p["reason"]
+    assert any("slowest mode" in p["reason"] for p in v["problems"])
+    code, stdout, _ = run_cli("verify", str(out), "--engines", "numpy,spice")
+    assert code == 1 and "case(s) where an engine does not agree" in stdout and "slowest mode" in stdout
