@@ -314,3 +314,15 @@ def test_spice_in_the_loop_learns_xor_like_numpy(tmp_path):
                           "--engine", "spice")  # the default XOR nets reach 0 error within 141 epochs
     numpy_, _ = _train_json(tmp_path, "numpy", "--task", "xor", "--seeds", "1", "--epochs", "200")
     assert spice["per_seed"][0]["success"] and numpy_["per_seed"][0]["success"]
+
+
+@pytest.mark.spice
+def test_pyspice_engine_trains_like_the_subprocess_engine(tmp_path):
+    """The same decks, run in process by PySpice or by `ngspice -b`: the same weights
+    (the transients differ by ngspice's parsing of %.17g numbers, ~1e-7 of V_fs)."""
+    common = ("--task", "and", "--seeds", "1", "--epochs", "5", "--solver", "reference")
+    py, a = _train_json(tmp_path, "pyspice", *common, "--engine", "pyspice")
+    sp, b = _train_json(tmp_path, "spice", *common, "--engine", "spice")
+    assert py["engine"] == "pyspice"
+    with np.load(a / "weights.npz") as wa, np.load(b / "weights.npz") as wb:
+        assert np.abs(wa["W"] - wb["W"]).max() < 1e-5 * np.abs(wb["W"]).max()

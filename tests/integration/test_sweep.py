@@ -100,6 +100,18 @@ def test_sweep_with_the_brian2_engine(tmp_path, capsys):
     assert set(pd.read_csv(tmp_path / "b" / "results.csv")["engine"]) == {"brian2"}
 
 
+@pytest.mark.spice
+def test_sweep_with_the_pyspice_engine_on_a_dask_worker(tmp_path, capsys):
+    """PySpice's in-process ngspice inside a Dask worker process."""
+    assert main(["sweep", "--grid", "read_noise=0,0.01", "--device", "ecram", "--task", "and", "--seeds", "1",
+                 "--epochs", "2", "--engine", "pyspice", "--workers", "1", "--out", str(tmp_path / "p"),
+                 "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["runs"] == 2
+    df = pd.read_csv(tmp_path / "p" / "results.csv")
+    assert set(df["engine"]) == {"pyspice"} and len(df) == 2
+
+
 def _tiny(out, *extra):
     return ["sweep", "--device", "ecram", "--task", "and", "--seeds", "2", "--epochs", "60", "--workers", "0",
             "--out", str(out), "--json", *extra]
