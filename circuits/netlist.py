@@ -65,10 +65,11 @@ ANALYSES = ("tran", "op")
 
 
 # --------------------------------------------------------------------------- helpers
-def sanitise(text: object, default: str = "deepxbar deck", max_len: int = 80) -> str:
-    """User text safe for a title line: only ``[A-Za-z0-9 _.-]``, one line, never
-    starting with ``.``, ``*`` or ``-``; ``default`` if nothing is left."""
-    s = re.sub(r"[^A-Za-z0-9 _.\-]", "", str(text))
+def sanitise(text: object, default: str = "deepxbar deck", max_len: int = 80, extra: str = "") -> str:
+    """User text safe for a title or comment line: only ``[A-Za-z0-9 _.-]`` and the
+    characters of ``extra`` (comments allow ``(),:``), one line, never starting with
+    ``.``, ``*`` or ``-``; ``default`` if nothing is left."""
+    s = re.sub(rf"[^A-Za-z0-9 _.\-{re.escape(extra)}]", "", str(text))
     s = s.lstrip(" .*-")[:max_len].rstrip()
     return s or default
 
@@ -223,7 +224,7 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
              f"* device-level DEEP crossbar: N={N}, {R} rows x {len(cols)} columns, "
              f"r_row={_num(r_row)} ohm, r_col={_num(r_col)} ohm, g0={_num(g0)} S, tau={_num(C / g0)} s, "
              f"v_fs={_num(v_fs)} V"]
-    lines += [f"* {sanitise(n, '', 200)}" for n in notes]
+    lines += [f"* {sanitise(n, '', 240, extra='(),:')}" for n in notes]
     lines.append("* inputs (clamped)")
     for i in np.flatnonzero(~free):
         lines.append(f"VI{i} n{i} 0 DC {_num(v_fs * s0[i])}")

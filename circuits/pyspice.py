@@ -1,6 +1,6 @@
 """The SPICE decks of ``circuits.netlist`` as PySpice objects, simulated in process.
 
-PySpice (GPL-3, an optional dependency; see ``circuits/pyspice_compat.py``) drives
+PySpice (GPL-3, imported only by this engine; see ``circuits/pyspice_compat.py``) drives
 ngspice's shared library, so a deck runs without a subprocess and its circuit is a
 Python object a notebook can inspect, modify and simulate again:
 
