@@ -221,6 +221,14 @@ def cmd_train(args) -> int:
     return 0
 
 
+def si(x: float, unit: str) -> str:
+    """``x`` with an SI prefix and 3 significant digits, e.g. ``si(8.5e-12, 'J') == '8.5 pJ'``."""
+    if x == 0 or not np.isfinite(x):
+        return f"{x:g} {unit}"
+    exp = int(np.clip(np.floor(np.log10(abs(x)) / 3), -5, 2))
+    return f"{x / 1000.0 ** exp:.3g} {'fpnum kM'[exp + 5].strip()}{unit}"
+
+
 def _print_train_summary(s: dict) -> None:
     settled_by = f"solver {s['solver']}" if s.get("engine", "numpy") == "numpy" else f"engine {s['engine']}"
     onchip = "onchip_success_rate" in s
@@ -242,9 +250,9 @@ def _print_train_summary(s: dict) -> None:
     e = s.get("energy")
     if e is not None:
         print(f"  energy on {e['preset']} (per network, circuits/energy.py): inference "
-              f"{e['inference_j'] * 1e15:.0f} fJ in the devices + about {e['periphery_j_per_inference'] * 1e15:.0f} fJ "
-              f"periphery, settles in {e['inference_latency_s'] * 1e9:.0f} ns; programming "
-              f"{e['programming_j_per_epoch'] * 1e12:.3g} pJ per epoch, training {e['training_j_total'] * 1e9:.3g} nJ")
+              f"{si(e['inference_j'], 'J')} in the devices + about {si(e['periphery_j_per_inference'], 'J')} "
+              f"periphery, settles in {si(e['inference_latency_s'], 's')}; programming "
+              f"{si(e['programming_j_per_epoch'], 'J')} per epoch, training {si(e['training_j_total'], 'J')}")
     print(f"run folder: {s['run_dir']}")
 
 
