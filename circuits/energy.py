@@ -93,6 +93,7 @@ import numba
 import numpy as np
 
 from models.dynamics import AffineField
+from models.settle import field_residual
 
 from .physics import DEFAULT, Physical
 
@@ -338,27 +339,6 @@ def phase_energy(Gp: np.ndarray, Gm: np.ndarray, field: AffineField, s0: np.ndar
 
 
 @numba.njit(cache=True)
-def _field(x, A, d, c, free, f):  # pragma: no cover - compiled
-    """f = x A - d x + c on the free neurons (0 elsewhere); returns the max-norm of the
-    projected residual (components pushing outward at a rail count as 0), as
-    ``models.dynamics.projected_residual``."""
-    N = x.shape[0]
-    r = 0.0
-    for j in range(N):
-        if not free[j]:
-            f[j] = 0.0
-            continue
-        acc = 0.0
-        for i in range(N):
-            acc += x[i] * A[i, j]
-        fj = acc - d[j] * x[j] + c[j]
-        f[j] = fj
-        if not ((x[j] <= 0.0 and fj < 0.0) or (x[j] >= 1.0 and fj > 0.0)):
-            r = max(r, abs(fj))
-    return r
-
-
-@numba.njit(cache=True)
 def _settle_energy(s0, A, d, c, free, g_row, dt, step_s, v2, tol, stop_tol, max_steps, t_hor,
                    lat, e_lat, e_hor, e_end, s_eq, steps, converged):  # pragma: no cover - compiled
     """Per sample: pass 1 runs the Euler map ``x <- clip(x + dt f(x), 0, 1)`` until the
@@ -376,7 +356,7 @@ def _settle_energy(s0, A, d, c, free, g_row, dt, step_s, v2, tol, stop_tol, max_
             x[:] = s0[k, b]
             n = 0
             while True:
-                r = _field(x, A[k], d[k, b], c[k, b], free, f)
+                r = field_residual(x, A[k], d[k, b], c[k, b], free, f)
                 if r < stop_tol:
                     converged[k, b] = True
                     break
@@ -400,7 +380,7 @@ def _settle_energy(s0, A, d, c, free, g_row, dt, step_s, v2, tol, stop_tol, max_
             EL = 0.0
             EH = np.nan if t_hor > 0.0 else 0.0
             for m in range(n):
-                _field(x, A[k], d[k, b], c[k, b], free, f)
+                field_residual(x, A[k], d[k, b], c[k, b], free, f)
                 P_new = 0.0
                 dev_new = 0.0
                 for j in range(N):

@@ -94,9 +94,14 @@ def run_ngspice(deck: str, timeout: float = 60, *, strict: bool = True,
         raise NgspiceError(f"unreadable rawfile: {exc}\n{_tail(log)}") from None
     if not plots:
         raise NgspiceError(f"the rawfile holds no plot\n{_tail(log)}")
-    vecs = plots[-1][1]
+    return check_vectors(plots[-1][1], max_abs, log)
+
+
+def check_vectors(vecs: dict[str, np.ndarray], max_abs: float, log: str) -> dict[str, np.ndarray]:
+    """``vecs`` if they hold points, all finite and below ``max_abs`` (time excepted);
+    otherwise ``NgspiceError`` with the tail of the ngspice ``log``."""
     if not vecs or len(next(iter(vecs.values()))) == 0:
-        raise NgspiceError(f"the rawfile holds no points\n{_tail(log)}")
+        raise NgspiceError(f"ngspice returned no points\n{_tail(log)}")
     for name, v in vecs.items():
         if not np.isfinite(v).all():
             raise NgspiceError(f"non-finite values in {name}\n{_tail(log)}")

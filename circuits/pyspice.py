@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .ngspice import _FATAL, MAX_ABS, NgspiceError, _tail
+from .ngspice import _FATAL, MAX_ABS, NgspiceError, _tail, check_vectors
 from .pyspice_compat import NOT_ERRORS, apply_shims, ngspice_shared
 
 try:  # before any simulator exists (see pyspice_compat (a)); no library is loaded here
@@ -456,7 +456,7 @@ def simulate_circuit(circuit, analysis: str = "tran", *, tran: Tran | tuple | No
             raise NgspiceError(f"ngspice (shared) failed: {type(exc).__name__} {exc}\n{_tail(_log(ng))}") from None
         finally:
             _cleanup(ng)
-    return _checked(vecs, max_abs, log)
+    return check_vectors(vecs, max_abs, log)
 
 
 def _vectors(result, analysis: str) -> dict[str, np.ndarray]:
@@ -469,19 +469,6 @@ def _vectors(result, analysis: str) -> dict[str, np.ndarray]:
         key = name.lower()
         key = f"i({key[:-len('#branch')]})" if key.endswith("#branch") else f"i({key})"
         vecs[key] = np.atleast_1d(np.array(wave, dtype=float))
-    return vecs
-
-
-def _checked(vecs: dict, max_abs: float, log: str) -> dict[str, np.ndarray]:
-    if not vecs or len(next(iter(vecs.values()))) == 0:
-        raise NgspiceError(f"ngspice (shared) returned no points\n{_tail(log)}")
-    for name, v in vecs.items():
-        if not np.isfinite(v).all():
-            raise NgspiceError(f"non-finite values in {name}\n{_tail(log)}")
-        if name not in ("time", "frequency") and np.abs(v).max() > max_abs:
-            raise NgspiceError(
-                f"absurd value {np.abs(v).max():.3g} in {name} (> {max_abs:g}): singular or unbounded circuit\n"
-                f"{_tail(log)}")
     return vecs
 
 

@@ -97,6 +97,24 @@ class LoadedRun:
     seeds: list[int]
 
 
+def read_npz(folder: Path, name: str, read: Callable, missing_hint: str = ""):
+    """``read(z)`` of the ``.npz`` file ``folder/name`` (no pickle) after checking its
+    format version; RunError with one line for a missing, damaged or foreign file."""
+    try:
+        with np.load(folder / name, allow_pickle=False) as z:
+            version = int(z["format_version"])
+            if version != FORMAT_VERSION:
+                raise RunError(f"RUN_DIR {folder}: {name} format {version}, expected {FORMAT_VERSION}")
+            return read(z)
+    except FileNotFoundError:
+        hint = f" ({missing_hint})" if missing_hint else ""
+        raise RunError(f"RUN_DIR {folder}: no {name}{hint}") from None
+    except RunError:
+        raise
+    except Exception as e:  # zip, key, shape or dtype problems of a damaged file
+        raise RunError(f"RUN_DIR {folder}: {name} is malformed ({type(e).__name__}: {e})") from None
+
+
 def load_run(path: Path) -> LoadedRun:
     """Read a run folder back, with one clear error for anything missing or malformed."""
     path = Path(path)
@@ -111,21 +129,13 @@ def load_run(path: Path) -> LoadedRun:
         raise RunError(f"RUN_DIR {path}: no config.json (not a deepxbar run folder)") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise RunError(f"RUN_DIR {path}: config.json is malformed ({e})") from None
-    try:
-        with np.load(path / "weights.npz", allow_pickle=False) as z:
-            version = int(z["format_version"])
-            if version != FORMAT_VERSION:
-                raise RunError(f"RUN_DIR {path}: weights.npz format {version}, expected {FORMAT_VERSION}")
-            n_in, n_hidden, n_out = (int(x) for x in z["topology"])
-            topo = Topology(n_in, n_hidden, n_out, str(z["architecture"]))
-            W, b, alive = z["W"], z["b"], z["alive"].astype(bool)
-            seeds = [int(s) for s in z["seeds"]]
-    except FileNotFoundError:
-        raise RunError(f"RUN_DIR {path}: no weights.npz") from None
-    except RunError:
-        raise
-    except Exception as e:  # zip, key, shape or dtype problems of a damaged file
-        raise RunError(f"RUN_DIR {path}: weights.npz is malformed ({type(e).__name__}: {e})") from None
+
+    def read(z):
+        n_in, n_hidden, n_out = (int(x) for x in z["topology"])
+        topo = Topology(n_in, n_hidden, n_out, str(z["architecture"]))
+        return topo, z["W"], z["b"], z["alive"].astype(bool), [int(s) for s in z["seeds"]]
+
+    topo, W, b, alive, seeds = read_npz(path, "weights.npz", read)
     K, N = len(seeds), topo.n
     if W.shape != (K, N, N) or b.shape != (K, N) or alive.shape != (K, N, N):
         raise RunError(f"RUN_DIR {path}: weights.npz arrays do not match the topology")
@@ -203,24 +213,16 @@ def load_chip(run: LoadedRun):
     if hw is None:
         raise RunError(f"RUN_DIR {run.path}: trained in software (no --device): it has no crossbar")
     K, N = len(run.seeds), run.net.topology.n
-    try:
-        with np.load(run.path / "conductances.npz", allow_pickle=False) as z:
-            if int(z["format_version"]) != FORMAT_VERSION:
-                raise RunError(f"RUN_DIR {run.path}: conductances.npz format {int(z['format_version'])}, "
-                               f"expected {FORMAT_VERSION}")
-            Gp, Gm, open_ = z["Gp"].astype(float), z["Gm"].astype(float), z["open"].astype(bool)
-            g0 = float(z["g0"])
-            missing = [f"inst_{s}_{f}" for s in "pm" for f in INSTANCE_FIELDS if f"inst_{s}_{f}" not in z]
-            if missing:
-                raise RunError(f"RUN_DIR {run.path}: conductances.npz has no device parameters "
-                               f"({missing[0]}): written by an older deepxbar; train the run again")
-            insts = [DeviceInstances(*(z[f"inst_{s}_{f}"] for f in INSTANCE_FIELDS)) for s in "pm"]
-    except FileNotFoundError:
-        raise RunError(f"RUN_DIR {run.path}: no conductances.npz (a hardware run writes one)") from None
-    except RunError:
-        raise
-    except Exception as e:  # zip, key, shape or dtype problems of a damaged file
-        raise RunError(f"RUN_DIR {run.path}: conductances.npz is malformed ({type(e).__name__}: {e})") from None
+
+    def read(z):
+        missing = [f"inst_{s}_{f}" for s in "pm" for f in INSTANCE_FIELDS if f"inst_{s}_{f}" not in z]
+        if missing:
+            raise RunError(f"RUN_DIR {run.path}: conductances.npz has no device parameters "
+                           f"({missing[0]}): written by an older deepxbar; train the run again")
+        insts = [DeviceInstances(*(z[f"inst_{s}_{f}"] for f in INSTANCE_FIELDS)) for s in "pm"]
+        return z["Gp"].astype(float), z["Gm"].astype(float), z["open"].astype(bool), float(z["g0"]), insts
+
+    Gp, Gm, open_, g0, insts = read_npz(run.path, "conductances.npz", read, "a hardware run writes one")
     shapes = {a.shape for a in (Gp, Gm, open_, *(getattr(i, f) for i in insts for f in INSTANCE_FIELDS))}
     if shapes != {(K, N, N)}:
         raise RunError(f"RUN_DIR {run.path}: conductances.npz arrays do not match the run ({K} x {N} x {N})")

@@ -159,9 +159,10 @@ def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, p
 
 
 @numba.njit(cache=True)
-def _field(x, A, d, c, free, f):  # pragma: no cover - compiled
+def field_residual(x, A, d, c, free, f):  # pragma: no cover - compiled
     """f = x A - d x + c on the free neurons (0 elsewhere); returns the max-norm of the
-    projected residual (components pushing outward at a bound count as 0)."""
+    projected residual (components pushing outward at a bound count as 0). Compiled:
+    callable from other Numba kernels (circuits/energy.py)."""
     N = x.shape[0]
     r = 0.0
     for j in range(N):
@@ -222,7 +223,7 @@ def _polish(x, A, d, c, free, tol, out):  # pragma: no cover - compiled
             return False
         out[idx[a]] = min(max(v, 0.0), 1.0)
     f = np.empty(N)
-    if not _field(out, A, d, c, free, f) < tol:
+    if not field_residual(out, A, d, c, free, f) < tol:
         return False
     # Stability at the candidate. M is the Jacobian J[a, e] = A[idx_e, idx_a] - d[idx_a]
     # delta_ae on the block solved for; neurons the solve put on a bound leave the block.
@@ -322,12 +323,12 @@ def _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulat
             x = s[k, b]
             polishing = polish_tol > tol
             while True:
-                r = _field(x, A[k], d[k, b], c[k, b], free, f)
+                r = field_residual(x, A[k], d[k, b], c[k, b], free, f)
                 if polishing and r < polish_tol:
                     polishing = False
                     if _polish(x, A[k], d[k, b], c[k, b], free, tol, cand):
                         _jump(x, cand, path[k], accumulate)
-                        r = _field(x, A[k], d[k, b], c[k, b], free, f)
+                        r = field_residual(x, A[k], d[k, b], c[k, b], free, f)
                         break
                 if r < tol or taken[k, b] >= max_steps:
                     break
