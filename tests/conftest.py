@@ -25,3 +25,9 @@ def run_cli(*args, timeout: float = 300):
     p = subprocess.run([sys.executable, "-m", "deepxbar.cli", *args], capture_output=True, text=True,
                        timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture
+def cli():
+    """``cli(*args, timeout=300)``: the console entry point in a subprocess -> (code, stdout, stderr)."""
+    return run_cli
