@@ -34,3 +34,9 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# Optional, by hand only: an ngspice with the KLU solver, built once into a cache folder
+# (/opt/deepxbar/ngspice-klu; NGSPICE_KLU_PREFIX to change); the default setup keeps Debian's.
+.PHONY: ngspice-klu
+ngspice-klu:
+	bash tools/ngspice-klu.sh

@@ -1,5 +1,5 @@
-"""The three engines side by side: settle time of one free phase for numpy, Brian2 and
-ngspice; the IR-drop solve of hw/ against ngspice's .op of the same device-level
+"""The engines side by side: settle time of one free phase for numpy, Brian2 and
+ngspice (subprocess and PySpice in process); the IR-drop solve of hw/ against ngspice's .op of the same device-level
 crossbar; and the wall time of a SPICE-in-the-loop XOR training.
 
     python benchmarks/engines.py [--quick]
@@ -45,7 +45,8 @@ def main() -> None:
 
     print("settling one free phase, 1000 steps of dt = 0.05 (50 tau), batch 4, leak 1 (wall seconds;")
     print("ngspice at N = 256: one sample timed, x4)")
-    print(f"{'N':>5} {'numpy ref':>10} {'numpy fast':>11} {'brian2':>8} {'ngspice':>8} {'max |brian2-numpy|':>19} {'max |spice-numpy|':>18}")
+    print(f"{'N':>5} {'numpy ref':>10} {'numpy fast':>11} {'brian2':>8} {'ngspice':>8} {'pyspice':>8} "
+          f"{'max |brian2-numpy|':>19} {'max |spice-numpy|':>18}")
     for n in (8, 64, 256):
         t = Topology(3, n - 4, 1)
         W = t.init_weights(rng, 1, 0.3 / np.sqrt(n))
@@ -56,14 +57,15 @@ def main() -> None:
         t_fast, _ = timed(lambda: settle(field, s0, solver="fast"))
         t_b2, b2 = timed(lambda: Brian2Engine()(field, s0, steps=1000))
         if args.quick and n > 64:
-            t_sp, d_sp = float("nan"), float("nan")
+            t_sp = t_py = d_sp = float("nan")
         else:  # ngspice per sample; at N = 256 one sample (x4 for the batch)
             nb = 1 if n > 64 else 4
             sub = deep_field(W, nb, t.free_mask(), gamma=1.0)
             t_sp, sp = timed(lambda: SpiceEngine(timeout=3600)(sub, s0[:, :nb], steps=1000))
-            t_sp *= 4 / nb
+            t_py, _ = timed(lambda: SpiceEngine(timeout=3600, runner="pyspice")(sub, s0[:, :nb], steps=1000))
+            t_sp, t_py = t_sp * 4 / nb, t_py * 4 / nb
             d_sp = np.abs(sp.s - ref.s[:, :nb]).max()
-        print(f"{n:>5} {t_ref:>10.3f} {t_fast:>11.3f} {t_b2:>8.2f} {t_sp:>8.2f} "
+        print(f"{n:>5} {t_ref:>10.3f} {t_fast:>11.3f} {t_b2:>8.2f} {t_sp:>8.2f} {t_py:>8.2f} "
               f"{np.abs(b2.s - ref.s).max():>19.1e} {d_sp:>18.1e}", flush=True)
 
     print("\nIR drop, 1 ohm per segment: hw/wires.py sparse solve vs ngspice .op of the crossbar deck")
@@ -84,9 +86,10 @@ def main() -> None:
         cfg = preset("default", "deep", False).train
         from dataclasses import replace
         cfg = replace(cfg, epochs=epochs)
-        t_sp, exp = timed(lambda: experiment.run(make_task("xor"), cfg, [0], progress=False,
-                                                engine=SpiceEngine(dt=cfg.dt)))
-        print(f"  {epochs} epochs: {t_sp:.1f} s (target < 60 s)")
+        for runner in ("spice", "pyspice"):
+            t_sp, exp = timed(lambda: experiment.run(make_task("xor"), cfg, [0], progress=False,
+                                                    engine=SpiceEngine(dt=cfg.dt, runner=runner)))
+            print(f"  {epochs} epochs, engine {runner}: {t_sp:.1f} s (target < 60 s)", flush=True)
 
 
 if __name__ == "__main__":
