@@ -55,7 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw.wires import check_conductances, effective_matrices
-from models.dynamics import AffineField, projected_residual
+from models.dynamics import AffineField, affine, projected_residual
 
 from .ngspice import NgspiceError, run_ngspice
 from .physics import C as C_NEURON, G0_IDEAL, V_FS
@@ -328,7 +328,7 @@ def _states(vecs: dict, N: int, v_fs: float, analysis: str, t_end: float, clamps
 def _residual(s, A, d, c, free) -> float:
     """Largest projected residual of the clipped state under ``f(s) = s A - d s + c``."""
     x = np.clip(s, 0.0, 1.0)
-    f = (x @ A - d * x + c) * free
+    f = affine(x, A, d, c, free)
     return float(np.abs(projected_residual(x, f)).max(initial=0.0))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.dynamics import AffineField, projected_residual, residual_norm
+from models.dynamics import AffineField, affine, projected_residual, residual_norm
 from models.settle import SettleResult
 
 from .netlist import MAX_CHUNKS, SETTLE_TOL, behavioural_deck
@@ -66,7 +66,7 @@ class SpiceEngine:
                         path[k] += (0.5 * (traj[1:] + traj[:-1])).T @ np.diff(traj, axis=0)
                     if hebbian:
                         hebb[k] += traj[1:].T @ traj[1:]
-                    f = (x @ field.A[k] - d[k, b] * x + c[k, b]) * free
+                    f = affine(x, field.A[k], d[k, b], c[k, b], free)
                     if np.abs(projected_residual(x, f)).max() <= self.tol:
                         break
                 s[k, b] = x

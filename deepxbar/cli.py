@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.dynamics import MODELS
+from models import model as models
 from models.settle import SOLVERS
 from models.topology import ARCHITECTURES
 
@@ -19,7 +19,7 @@ from hw.devices import PRESETS
 
 from .configs import CONFIGS, preset
 from .deploy import add_deploy_parser, cmd_deploy
-from .experiment import ENGINES, make_engine
+from circuits.engines import make_engine, names as engine_names
 from .robustness import add_parser as add_robustness_parser, cmd_robustness
 from .sweep import add_sweep_parser
 from .options import number
@@ -42,14 +42,14 @@ def _add_train(sub) -> None:
                        "them, write a run folder and print a summary. Times are in units of the "
                        "neuron time constant tau; weights are dimensionless.")
     p.add_argument("--task", choices=TASKS, default="xor", help="logic task (default: xor)")
-    p.add_argument("--model", choices=MODELS, default="deep", help="default: deep")
+    p.add_argument("--model", choices=models.names(), default="deep", help="default: deep")
     p.add_argument("--one-hot", action="store_true", help="two output neurons, argmax")
     p.add_argument("--config", choices=CONFIGS, default="default",
                    help="paper = the ESANN 2020 notebooks' hyperparameters; default = the project's best (default)")
     p.add_argument("--solver", choices=SOLVERS, default="fast",
                    help="reference = the paper's fixed-step Euler (T1, T2 steps); fast = same Euler map "
                    "stopped on the projected residual, compiled (default)")
-    p.add_argument("--engine", choices=ENGINES, default="numpy",
+    p.add_argument("--engine", choices=engine_names(), default="numpy",
                    help="what settles the phases: numpy (the models/ solver, default), brian2 "
                    "(the behavioural circuit model in physical units) or spice (an ngspice transient "
                    "per sample and phase); the last two cover T1/T2 steps of dt, as the reference solver")
@@ -160,8 +160,9 @@ def cmd_train(args) -> int:
     from . import experiment, plots, runs
 
     pre = preset(args.config, args.model, args.one_hot)
-    if args.model != "deep" and args.gamma is not None:
-        raise UsageError("deepxbar train: error: --gamma (the leak) applies to --model deep only")
+    if not models.get(args.model).leak and args.gamma is not None:
+        leaky = " or ".join(n for n in models.names() if models.get(n).leak)
+        raise UsageError(f"deepxbar train: error: --gamma (the leak) applies to --model {leaky} only")
     base = pre.pruned(args.l1, args.epochs) if args.prune else pre.train
     overrides = {"solver": args.solver}
     for opt, name in (("hidden", "n_hidden"), ("architecture", "architecture"), ("epochs", "epochs"),
@@ -269,13 +270,13 @@ def cmd_stability(args) -> int:
     reports = stability_report(run.net, run.cfg, task.X, run.seeds, args.repeats)
     per_seed = []
     for r in reports:
-        eqs = r["equilibria"]
+        eqs = r.equilibria
         per_seed.append({
-            "seed": r["seed"], "stable": r["stable"], "gershgorin": r["gershgorin"],
-            "spectral_abscissa_global": r["global_abscissa"],
-            "spectral_abscissa_local_max": r["local_max_abscissa"],
+            "seed": r.seed, "stable": r.stable, "gershgorin": r.gershgorin,
+            "spectral_abscissa_global": r.spectral_abscissa_global,
+            "spectral_abscissa_local_max": r.spectral_abscissa_local_max,
             "equilibria_checked": len(eqs),
-            "certified": sum(e["stable"] for e in eqs),
+            "certified": r.certified,
             "not_converged": sum(not e["converged"] for e in eqs),
             "saturation_not_strict": sum(e["converged"] and not e["pushed_outward"] for e in eqs),
             "free_block_not_hurwitz": sum(e["converged"] and not e["lyapunov"] for e in eqs),

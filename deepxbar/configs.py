@@ -35,14 +35,6 @@ class Preset:
         return replace(self.train, **settings)
 
 
-def _paper(model: str, one_hot: bool) -> Preset:
-    if model == "asym-ep":
-        return Preset(TrainConfig(model="asym-ep", n_hidden=5, beta=10.0, eta=1.0), bias_input=False)
-    if one_hot:
-        return Preset(TrainConfig(n_hidden=2, beta=1.0, eta=200.0))
-    return Preset(TrainConfig(n_hidden=5, beta=10.0, eta=100.0))
-
-
 # The project's DEEP setting (README "Robust networks" has the measurements). Only the
 # ratios to gamma matter for the dynamics (the field and the rule are invariant under
 # scaling W, gamma, beta, eta together); the leak of 3 puts the weights on the same
@@ -70,17 +62,22 @@ DEFAULT_PRUNE = {"epochs": 1400, "l1": 9e-4, "prune_tol": 0.09, "prune_start": 1
 DEFAULT_DEEP_ONE_HOT = replace(DEFAULT_DEEP, beta=2.1, eta=1200.0, weight_clip=None)
 
 
-def _default(model: str, one_hot: bool) -> Preset:
-    if model == "asym-ep":
-        return replace(_paper(model, one_hot), bias_input=True)
-    if one_hot:
-        return Preset(DEFAULT_DEEP_ONE_HOT, prune_settings=DEFAULT_PRUNE)
-    return Preset(DEFAULT_DEEP, prune_settings=DEFAULT_PRUNE)
+_PAPER_ASYM_EP = Preset(TrainConfig(model="asym-ep", n_hidden=5, beta=10.0, eta=1.0), bias_input=False)
+
+# (config, model, one_hot) -> preset; asym-EP's do not depend on one_hot.
+PRESETS: dict[tuple[str, str, bool], Preset] = {
+    ("paper", "deep", False): Preset(TrainConfig(n_hidden=5, beta=10.0, eta=100.0)),
+    ("paper", "deep", True): Preset(TrainConfig(n_hidden=2, beta=1.0, eta=200.0)),
+    ("default", "deep", False): Preset(DEFAULT_DEEP, prune_settings=DEFAULT_PRUNE),
+    ("default", "deep", True): Preset(DEFAULT_DEEP_ONE_HOT, prune_settings=DEFAULT_PRUNE),
+    **{("paper", "asym-ep", h): _PAPER_ASYM_EP for h in (False, True)},
+    **{("default", "asym-ep", h): replace(_PAPER_ASYM_EP, bias_input=True) for h in (False, True)},
+}
 
 
 def preset(name: str, model: str, one_hot: bool) -> Preset:
-    if name == "paper":
-        return _paper(model, one_hot)
-    if name == "default":
-        return _default(model, one_hot)
-    raise ValueError(f"config must be one of {', '.join(CONFIGS)}; got {name!r}")
+    """The preset of a config for a model; a model without one (a new rule in
+    models/rules/) gets ``TrainConfig``'s defaults with its name."""
+    if name not in CONFIGS:
+        raise ValueError(f"config must be one of {', '.join(CONFIGS)}; got {name!r}")
+    return PRESETS.get((name, model, one_hot)) or Preset(TrainConfig(model=model))

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from models.evaluation import BASIN_STARTS, EVAL_STREAM, basin_accuracy, evaluate, stability_report
+from models.evaluation import (BASIN_STARTS, Evaluation, StabilityReport, basin_accuracy, evaluate,
+                               stability_report)
+from models.streams import EVAL, generators
 from models.topology import Topology
 from models.training import Network, TrainConfig, initial_states, train
 from hw.controller import train_on_crossbar
@@ -17,24 +19,6 @@ from hw.deploy import onchip_field_source
 from .tasks import Task
 
 REPEATS = 10  # fresh free phases per seed when judging success
-ENGINES = ("numpy", "brian2", "spice", "pyspice")
-
-
-def make_engine(name: str, cfg: TrainConfig):
-    """The engine that settles the phases (None: the models/ solver of ``cfg``):
-    ``brian2`` the behavioural model, ``spice`` ngspice decks in a subprocess,
-    ``pyspice`` the same decks as PySpice circuits in process (ngspice's shared library)."""
-    if name == "brian2":
-        from circuits.brian import Brian2Engine
-        return Brian2Engine(dt=cfg.dt)
-    if name in ("spice", "pyspice"):
-        from circuits.spice_engine import SpiceEngine
-        return SpiceEngine(dt=cfg.dt, runner=name)
-    if name != "numpy":
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {name!r}")
-    return None
-
-
 @dataclass
 class Experiment:
     task: Task
@@ -42,12 +26,12 @@ class Experiment:
     seeds: list[int]
     net: Network
     history: dict[str, np.ndarray]
-    evaluation: dict
-    stability: list[dict]
+    evaluation: Evaluation
+    stability: list[StabilityReport]
     basin: np.ndarray  # (K,) accuracy from starts over the whole box
     wall_seconds: float
     crossbar: Crossbar | None = None
-    onchip: dict | None = None  # evaluation on the crossbar as it ends (hardware runs)
+    onchip: Evaluation | None = None  # evaluation on the crossbar as it ends (hardware runs)
     energy: dict | None = None  # energy and latency on the crossbar (hardware runs)
 
     @property
@@ -58,7 +42,7 @@ class Experiment:
 def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
         hw: CrossbarConfig | None = None, engine=None) -> Experiment:
     """Train (in software, or on crossbars when ``hw`` is given) with ``engine``
-    settling the phases (default: the models/ solver), then judge."""
+    settling the phases (``circuits.engines``; default: the models/ solver), then judge."""
     topo = Topology(task.n_in, cfg.n_hidden, task.n_out, cfg.architecture)
     if hw is not None:
         hw = fit_weight_range(hw, cfg.weight_clip)
@@ -95,7 +79,7 @@ def energy_report(xbar: Crossbar, net: Network, cfg: TrainConfig, task: Task, se
     evaluation starts, the nudged phase toward the targets, the pulses of every epoch."""
     from circuits.energy import report
 
-    rngs = [np.random.default_rng([s, EVAL_STREAM, 0]) for s in seeds]
+    rngs = generators(seeds, EVAL, 0)
     s0 = initial_states(net.topology, task.X, rngs, cfg.init_state)
     field = xbar.field(*xbar.state(), cfg.model, net.b, task.X.shape[0], cfg.gamma)
     return report(xbar, field, s0, pulses, targets=task.Y, beta=cfg.beta)
@@ -142,14 +126,12 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
     topo = exp.topology
     allowed = topo.mask()
     ev = exp.evaluation
-    success = ev["correct"].all(1) & ev["converged"].all(1)
-    errs = ev["error"].mean(1)  # fraction of patterns misclassified, over the repeats
-    margins = margin(ev["outputs"], exp.task.Y)
+    success = ev.success
+    errs = ev.error.mean(1)  # fraction of patterns misclassified, over the repeats
+    margins = margin(ev.outputs, exp.task.Y)
     onchip_success = onchip_accuracy = None
     if exp.onchip is not None:
-        chip = exp.onchip
-        onchip_success = chip["correct"].all(1) & chip["converged"].all(1)
-        onchip_accuracy = (chip["right"] & chip["converged"][..., None]).mean((1, 2))
+        onchip_success, onchip_accuracy = exp.onchip.success, exp.onchip.accuracy
     per_seed = []
     for k, seed in enumerate(exp.seeds):
         W = exp.net.W[k]
@@ -160,10 +142,10 @@ def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
             "final_error": float(errs[k]),
             "epochs_to_zero": epochs_to_zero(exp.history["err_free"][:, k]),
             "min_margin": float(margins[k]),
-            "stable": st["stable"],
-            "gershgorin": st["gershgorin"],
-            "spectral_abscissa_global": st["global_abscissa"],
-            "spectral_abscissa_local_max": st["local_max_abscissa"],
+            "stable": st.stable,
+            "gershgorin": st.gershgorin,
+            "spectral_abscissa_global": st.spectral_abscissa_global,
+            "spectral_abscissa_local_max": st.spectral_abscissa_local_max,
             "sparsity": float(((W == 0) & allowed).sum() / allowed.sum()),
             "basin_accuracy": float(exp.basin[k]),
         })

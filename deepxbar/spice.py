@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from circuits.engines import make_engine, names as engine_names
 from circuits.netlist import (T_CHUNK, behavioural_deck, crossbar_deck, sanitise, settle_crossbar_spice,
                               settle_spice)
 from circuits.ngspice import NgspiceError
@@ -24,15 +25,15 @@ from circuits.physics import V_FS
 from circuits.spice_engine import RUNNERS
 from hw.crossbar import Crossbar, CrossbarConfig, to_conductances
 from hw.devices import IDEAL, sample_instances
+from models import model as models
 from models.dynamics import AffineField
-from models.evaluation import EVAL_STREAM
+from models.streams import EVAL, generators
 from models.settle import settle
 from models.training import initial_states
 
 from .runs import LoadedRun, RunError, hardware_config, load_chip, load_run, task_of, write_file_atomically
 
 AGREE = 1e-6  # units of V_fs: an engine agrees with numpy when every state is this close
-VERIFY_ENGINES = ("numpy", "brian2", "spice", "pyspice")
 
 
 @dataclass
@@ -100,7 +101,7 @@ def _phase(run: LoadedRun, chip: Chip, phase: str):
     free equilibrium (numpy fast solver)."""
     task = task_of(run)
     cfg, topo = run.cfg, run.net.topology
-    rngs = [np.random.default_rng([s, EVAL_STREAM, 0]) for s in run.seeds]
+    rngs = generators(run.seeds, EVAL, 0)
     field = chip.field(run, task.X.shape[0])
     s0 = initial_states(topo, task.X, rngs, cfg.init_state)
     if phase == "nudged":
@@ -128,8 +129,8 @@ def export_deck(run: LoadedRun, chip: Chip, style: str, phase: str, seed_index: 
     if style == "behavioural":
         return behavioural_deck(field.A[k], field.d[k, b], field.c[k, b], s0[k, b], ~topo.free_mask(),
                                 g0=chip.g0, t_stop=T_CHUNK, title=title)
-    if run.cfg.model != "deep":
-        raise RunError("--style crossbar realises the DEEP field; use --style behavioural for asym-ep")
+    if not models.get(run.cfg.model).crossbar_deck:
+        raise RunError(f"--style crossbar realises the DEEP field; use --style behavioural for {run.cfg.model}")
     return crossbar_deck(chip.Gp[k], chip.Gm[k], topo.free_mask(), s0[k, b], run.cfg.gamma, chip.line_resistance,
                          g0=chip.g0, t_stop=T_CHUNK, title=title, open_cells=chip.xbar.open[k],
                          notes=chip.notes(run, k), **_nudge(run, task, phase, b))
@@ -239,9 +240,8 @@ def verify(run: LoadedRun, engines: list[str], line_resistance: float | None = N
         ref = settle(field, s0, solver="fast", dt=cfg.dt, tol=1e-12, max_steps=200_000)
         row = {"numpy_converged": bool(ref.converged.all())}
         if "brian2" in engines:
-            from circuits.brian import Brian2Engine
             steps = int(ref.steps.max()) + 2000  # same Euler map: past the slowest sample
-            b2 = Brian2Engine(dt=cfg.dt, g0=chip.g0)(field, s0, steps=steps)
+            b2 = make_engine("brian2", cfg, chip.g0)(field, s0, steps=steps)
             row["brian2"] = float(np.abs(b2.s - ref.s).max())
         for name in ("spice", "pyspice"):
             if name not in engines:
@@ -250,7 +250,7 @@ def verify(run: LoadedRun, engines: list[str], line_resistance: float | None = N
                 sp = settle_spice(field, s0, g0=chip.g0, title=f"verify {phase}", runner=RUNNERS[name])
                 row[name] = _judge(name, phase, run, sp.s, sp.settled, sp.residual, ref, problems, field)
                 row[f"{name}_seconds"] = round(sp.seconds, 3)
-                if cfg.model == "deep":
+                if models.get(cfg.model).crossbar_deck:
                     K, B, N = s0.shape
                     got, ok, res = np.empty((K, B, N)), np.empty((K, B), bool), np.empty((K, B))
                     for k in range(K):
@@ -275,9 +275,9 @@ SHOWN = 8  # problems printed in full
 
 def cmd_verify(args) -> int:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    bad = [e for e in engines if e not in VERIFY_ENGINES]
+    bad = [e for e in engines if e not in engine_names()]
     if bad or not engines:
-        raise RunError(f"--engines {args.engines!r}: choose from {', '.join(VERIFY_ENGINES)} (comma-separated)")
+        raise RunError(f"--engines {args.engines!r}: choose from {', '.join(engine_names())} (comma-separated)")
     result = verify(load_run(args.run_dir), engines, args.line_resistance, args.time)
     if args.json:
         print(json.dumps(result))

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from circuits import engines
 from hw.crossbar import CrossbarConfig
 from hw.deploy import COMPENSATIONS, MAX_ITERATIONS, TOLERANCE, deploy, judge, mapping_window
 from hw.devices import PRESETS, DeviceConfig, get_preset
@@ -168,8 +169,8 @@ def _base_device(device: str) -> DeviceConfig:
 def make_spec(device: str, task: str, seeds: int, epochs: int | None, grid: dict[str, list],
               engine: str = "numpy") -> dict:
     """The full, validated description of a training sweep (stored as ``spec.json``)."""
-    if engine not in experiment.ENGINES:
-        raise SweepError(f"--engine {engine!r}: choose from {', '.join(experiment.ENGINES)}")
+    if engine not in engines.names():
+        raise SweepError(f"--engine {engine!r}: choose from {', '.join(engines.names())}")
     if task not in TASKS:
         raise SweepError(f"--task {task!r}: choose from {', '.join(TASKS)}")
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
@@ -213,7 +214,7 @@ def run_one(spec: dict, point: dict, seed: int) -> dict:
     pre = preset("default", "deep", False)
     cfg = pre.train if spec["epochs"] is None else replace(pre.train, epochs=spec["epochs"])
     hw = CrossbarConfig(device=replace(get_preset(spec["device"]), **point))
-    engine = experiment.make_engine(spec.get("engine", "numpy"), cfg)
+    engine = engines.make_engine(spec.get("engine", "numpy"), cfg)
     exp = experiment.run(make_task(spec["task"]), cfg, [seed], progress=False, hw=hw, engine=engine)
     s = experiment.summary(exp, "deep", "default")["per_seed"][0]
     return {**{f"param_{k}": v for k, v in point.items()}, "seed": seed, "task": spec["task"],
@@ -558,7 +559,7 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--task", choices=TASKS, help="training: logic task (default xor)")
     p.add_argument("--seeds", type=number(int, 1), metavar="K", help="training: seeds 0..K-1 (default 10)")
     p.add_argument("--epochs", type=number(int, 1), help="training: default: the default config's")
-    p.add_argument("--engine", choices=experiment.ENGINES, help="training: what settles the phases (default numpy)")
+    p.add_argument("--engine", choices=engines.names(), help="training: what settles the phases (default numpy)")
     p.add_argument("--deploy", type=Path, metavar="RUN_DIR",
                    help="sweep the deployment of this trained run instead of training (every seed of the run)")
     p.add_argument("--instances", type=number(int, 1), metavar="K",

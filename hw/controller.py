@@ -1,69 +1,80 @@
 """The training controller: two-phase contrastive training on crossbar hardware.
 
-Every epoch it measures the crossbar (averaged reads: read noise, faults, drift; wire
-resistance through the effective matrices), settles the free and nudged phases on
-those physical weights with the engine it is handed (the models/ solver by default;
-circuits/ adds Brian2 and SPICE engines with the same call), computes the DEEP (or
-asym-EP) update exactly as software training does (``models.training.train_epoch``)
-and applies it to the intended weights it keeps digitally, as a mixed-precision
-controller keeps its accumulator (Nandakumar et al. 2018); then it drives the crossbar
-toward them with pulses (``Crossbar.drive``: closed loop, so pulse noise does not
-accumulate, with a deadband so that read noise is not chased). Pruning switches cells
-off for good.
+The crossbar is a substrate of ``models.training.train_loop`` (the one training loop):
+every step it measures the crossbar (averaged reads: read noise, faults, drift; wire
+resistance through the effective matrices), the phases settle on those physical weights
+with the engine the loop is handed, the model's update is computed exactly as in
+software training and applied to the intended weights the controller keeps digitally,
+as a mixed-precision controller keeps its accumulator (Nandakumar et al. 2018); then it
+drives the crossbar toward them with pulses (``Crossbar.drive``: closed loop, so pulse
+noise does not accumulate, with a deadband so that read noise is not chased). Pruning
+switches cells off for good.
 
 Randomness: the training draws (initial weights, initial states, pruning) come from
 ``default_rng(seed)`` as in software training; the hardware draws (device variation,
-noise) from ``default_rng([seed, 7])``. So with the IDEAL device and 0 ohm wires,
-hardware training gives exactly the software networks.
+noise) from the stream ``models.streams.HARDWARE``. So with the IDEAL device and 0 ohm
+wires, hardware training gives exactly the software networks.
 """
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.dynamics import AffineField
+from models.streams import HARDWARE, generators
 from models.topology import Topology
-from models.training import (HISTORY_KEYS, Engine, Network, TrainConfig, new_networks,
-                             numpy_engine, train_epoch)
+from models.training import (Engine, EpochCallback, Network, TrainConfig, full_batch, new_networks,
+                             train_loop)
 
 from .crossbar import Crossbar, CrossbarConfig
 
-HARDWARE_STREAM = 7
-
 
 def hardware_rngs(seeds: list[int]) -> list[np.random.Generator]:
-    return [np.random.default_rng([s, HARDWARE_STREAM]) for s in seeds]
+    return generators(seeds, HARDWARE)
+
+
+@dataclass
+class OnCrossbar:
+    """The crossbar as the substrate of the training loop. History columns: ``pulses``
+    (pulses applied per step) and ``w_read_error`` (largest difference between the
+    weights measured and the intended ones)."""
+
+    xbar: Crossbar
+    cfg: TrainConfig
+    rngs: list[np.random.Generator]  # the hardware stream
+    keys: tuple[str, ...] = ("pulses", "w_read_error")
+    _seen: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _w_read: np.ndarray | None = field(default=None, repr=False)
+
+    def field(self, net: Network, batch: int) -> AffineField:
+        xbar = self.xbar
+        self._seen = Gp, Gm = xbar.read(self.rngs)
+        self._w_read = np.where(xbar.open, 0.0, (Gp - Gm) / xbar.cfg.unit)
+        return xbar.field(Gp, Gm, self.cfg.model, net.b, batch, self.cfg.gamma)
+
+    def apply(self, net: Network, target: Network) -> dict[str, np.ndarray]:
+        pulses = self.xbar.drive(target.W, target.alive, self._seen, self.rngs)
+        return {"pulses": pulses, "w_read_error": np.abs(self._w_read - net.W).max((-1, -2))}
+
+    def result(self, net: Network) -> Network:
+        """The weights the conductances hold (without read noise), the intended biases."""
+        return Network(net.topology, self.xbar.programmed_weights(), net.b, net.alive)
 
 
 def train_on_crossbar(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
                       seeds: list[int], hw: CrossbarConfig, engine: Engine | None = None,
-                      on_epoch: Callable[[int, dict], None] | None = None
+                      on_epoch: EpochCallback | None = None
                       ) -> tuple[Crossbar, Network, dict[str, np.ndarray]]:
-    """Train one network per seed on its own crossbar.
+    """Train one network per seed on its own crossbar, full batch.
 
     Returns the crossbars (final conductances), the trained networks (the weights the
     conductances hold, without read noise) and the history of ``models.training.train``
-    plus ``pulses`` (pulses applied per epoch) and ``w_read_error`` (largest difference
-    between the weights measured and the intended ones).
+    plus ``pulses`` and ``w_read_error`` (``OnCrossbar``).
     """
-    rngs = [np.random.default_rng(s) for s in seeds]
+    rngs = generators(seeds)
     hw_rngs = hardware_rngs(seeds)
     net = new_networks(topo, cfg, rngs)
     xbar = Crossbar.build(hw, topo, net.W, hw_rngs)
-    engine = engine or numpy_engine(cfg)
-    hist = {k: np.zeros((cfg.epochs, len(seeds))) for k in (*HISTORY_KEYS, "pulses", "w_read_error")}
-    intended = net  # the weights the controller means the crossbar to hold
-    B = X.shape[0]
-    for epoch in range(cfg.epochs):
-        Gp, Gm = xbar.read(hw_rngs)
-        field = xbar.field(Gp, Gm, cfg.model, intended.b, B, cfg.gamma)
-        W_read = np.where(xbar.open, 0.0, (Gp - Gm) / hw.unit)
-        target, row = train_epoch(intended, cfg, X, Y, rngs, epoch, engine, field)
-        row["pulses"] = xbar.drive(target.W, target.alive, (Gp, Gm), hw_rngs)
-        row["w_read_error"] = np.abs(W_read - intended.W).max((-1, -2))
-        intended = target
-        for k, v in row.items():
-            hist[k][epoch] = v
-        if on_epoch is not None:
-            on_epoch(epoch, row)
-    return xbar, Network(topo, xbar.programmed_weights(), intended.b, intended.alive), hist
+    trained, hist = train_loop(net, cfg, full_batch(X, Y), rngs, OnCrossbar(xbar, cfg, hw_rngs), engine, on_epoch)
+    return xbar, trained, hist

@@ -28,7 +28,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from models.dynamics import AffineField, asym_ep_field, deep_field
+from models import model as models
+from models.dynamics import AffineField
 from models.topology import Topology
 
 from . import devices
@@ -85,8 +86,9 @@ class CrossbarConfig:
         """The unit conductance g0 actually used (S)."""
         if self.g0 is not None:
             return self.g0
-        # |W| <= 4 holds every trained XOR network of the default config (max 2.6)
-        return devices.G0 if self.device == IDEAL else self.device.g_range / 4
+        # the ideal device (also with --device-set changes): the exact power of two G0;
+        # others: |W| <= 4 holds every trained XOR network of the default config (max 2.6)
+        return devices.G0 if _ideal(self.device) else self.device.g_range / 4
 
     @property
     def w_max(self) -> float:
@@ -113,7 +115,7 @@ def fit_weight_range(cfg: CrossbarConfig, w_bound: float | None) -> CrossbarConf
     weight range means a larger g0: read noise and pulse steps are then smaller in weight
     units (RRAM XOR judged on the chip: 4/10 with g0 = window/4, 10/10 with the bound of 1).
     IDEAL keeps its exact power-of-two g0."""
-    if w_bound is None or cfg.g0 is not None or cfg.device == IDEAL:
+    if w_bound is None or cfg.g0 is not None or _ideal(cfg.device):
         return cfg
     return replace(cfg, g0=cfg.device.g_range / (WEIGHT_HEADROOM * w_bound))
 
@@ -135,6 +137,36 @@ def to_conductances(W: np.ndarray, device: DeviceConfig, g0: float) -> tuple[np.
 
 def to_weights(Gp: np.ndarray, Gm: np.ndarray, g0: float) -> np.ndarray:
     return (Gp - Gm) / g0
+
+
+def conductance_field(Gp: np.ndarray, Gm: np.ndarray, g0: np.ndarray, topology: Topology, model: str,
+                      b: np.ndarray, batch: int, gamma: float, line_resistance: float = 0.0,
+                      scale: np.ndarray | None = None, open_cells: np.ndarray | None = None) -> AffineField:
+    """The field conductances (K, N, N) give, with a unit conductance per network
+    (``g0`` (K,)) and the periphery's gain ``scale`` (K,) on the measured column and row
+    currents (default 1). Without wire resistance it is the model's field of ``W = (Gp
+    - Gm) / g0`` (0 on ``open_cells``); with it, the model's field of the column and row
+    currents, the effective matrices of one sparse nodal solve per network."""
+    rule = models.get(model)
+    free = topology.free_mask()
+    g0 = np.asarray(g0, float)[:, None, None]
+    gain = 1.0 if scale is None else np.asarray(scale, float)[:, None, None]
+    if line_resistance == 0:
+        W = (Gp - Gm) / g0
+        if open_cells is not None:
+            W = np.where(open_cells, 0.0, W)
+        return rule.field(W * gain if scale is not None else W, b, batch, free, gamma)
+    mats = [effective_matrices(Gp[k], Gm[k], free, line_resistance, line_resistance) for k in range(len(Gp))]
+    Mcol = np.stack([m[0] for m in mats]) / g0
+    Mrow = np.stack([m[1] for m in mats]) / g0
+    if scale is not None:
+        Mcol, Mrow = Mcol * gain, Mrow * gain
+    return rule.field_from_currents(Mcol, Mrow, b, batch, free, gamma)
+
+
+def _ideal(device: DeviceConfig) -> bool:
+    """The ideal preset, or a variant of it (``--device-set`` keeps the name)."""
+    return device.name == IDEAL.name
 
 
 def _exact(device: DeviceConfig) -> bool:
@@ -268,24 +300,12 @@ class Crossbar:
 
     def field(self, Gp: np.ndarray, Gm: np.ndarray, model: str, b: np.ndarray, batch: int,
               gamma: float) -> AffineField:
-        """The dynamics these (read) conductances give. Without wire resistance it is the
-        software field of ``W = (Gp - Gm)/g0`` exactly (open cells: 0); with it, the
-        column and row currents are the effective matrices of one sparse nodal solve per
-        network, open cells conducting the switch's off conductance."""
-        topo = self.topology
-        free = topo.free_mask()
+        """The dynamics these (read) conductances give (``conductance_field``), open cells
+        conducting the switch's off conductance and weighing exactly 0 without wires."""
         Gp, Gm = self._switched(Gp, Gm)
-        W = np.where(self.open, 0.0, to_weights(Gp, Gm, self.cfg.unit))
-        r = self.cfg.line_resistance
-        if r == 0:
-            return deep_field(W, batch, free, gamma) if model == "deep" else asym_ep_field(W, b, batch, free)
-        mats = [effective_matrices(Gp[k], Gm[k], free, r, r) for k in range(W.shape[0])]
-        Mcol = np.stack([m[0] for m in mats]) / self.cfg.unit
-        Mrow = np.stack([m[1] for m in mats]) / self.cfg.unit
-        K, N = W.shape[0], topo.n
-        if model == "deep":  # C dV/dt = I_col - I_row - gamma g0 V
-            return AffineField(Mcol - Mrow, np.full((K, batch, N), float(gamma)), np.zeros((K, batch, N)), free)
-        return AffineField(Mcol, np.ones((K, batch, N)), np.broadcast_to(b[:, None, :], (K, batch, N)).copy(), free)
+        K = Gp.shape[0]
+        return conductance_field(Gp, Gm, np.full(K, self.cfg.unit), self.topology, model, b, batch, gamma,
+                                 self.cfg.line_resistance, open_cells=self.open)
 
     def drive(self, W_goal: np.ndarray, alive: np.ndarray, seen: tuple[np.ndarray, np.ndarray],
               rngs: list[np.random.Generator]) -> np.ndarray:

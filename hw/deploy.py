@@ -42,10 +42,10 @@ Drift, compensation and reads (``Deployment``)
     builds the field from those conductances as ``Crossbar.field`` does (line
     resistance: the effective matrices of ``hw/wires.py`` from the conductances read).
 
-Randomness: per network seed s, chips and programming from ``default_rng([s, 12, 0])``,
-the read of inference r at time index i from ``default_rng([s, 12, 1, i, r])``, the
-reference reads from ``default_rng([s, 12, 2, j])`` (j = 0 after programming, 1 + i at
-time index i). A deployment is exactly reproducible and seed s does not depend on the
+Randomness (stream ``models.streams.DEPLOY``): per network seed s, chips and programming
+from ``default_rng([s, DEPLOY, 0])``, the read of inference r at time index i from
+``default_rng([s, DEPLOY, 1, i, r])``, the reference reads from ``default_rng([s, DEPLOY,
+2, j])`` (j = 0 after programming, 1 + i at time index i). A deployment is exactly reproducible and seed s does not depend on the
 other seeds deployed with it.
 """
 from __future__ import annotations
@@ -56,18 +56,16 @@ from typing import Callable
 
 import numpy as np
 
-from models.dynamics import AffineField, asym_ep_field, deep_field
-from models.evaluation import evaluate
+from models.dynamics import AffineField
+from models.evaluation import Evaluation, evaluate
 from models.stability import jacobian
-from models.topology import Topology
+from models.streams import DEPLOY, ONCHIP, generators
 from models.training import Network, TrainConfig
 
 from . import devices
+from .crossbar import conductance_field
 from .devices import DeviceConfig, DeviceInstances
-from .wires import effective_matrices
 
-DEPLOY_STREAM = 12
-ONCHIP_STREAM = 13  # reads of the on-chip judgement of hardware training
 TOLERANCE = 0.01  # of the nominal window
 MAX_ITERATIONS = 20
 FLOOR_READS = 8  # reads averaged when a reset device's floor is measured
@@ -91,7 +89,7 @@ def mapping_window(device: DeviceConfig, reach=REACH) -> tuple[float, float]:
     r_lo, r_hi = (reach, reach) if np.isscalar(reach) else reach
     if not (0 < r_lo <= 1 and 0 < r_hi <= 1):
         raise ValueError(f"reach = {reach!r} is invalid: must be in (0, 1]")
-    inst = devices.sample_instances(device, (20_000, 2), np.random.default_rng([DEPLOY_STREAM, 99]))
+    inst = devices.sample_instances(device, (20_000, 2), np.random.default_rng([DEPLOY, 99]))
     free = inst.stuck == 0
     if not free.any():
         return device.g_min, device.g_max
@@ -184,31 +182,8 @@ def program_and_verify(target: np.ndarray, inst: DeviceInstances, device: Device
 
 # ---- fields -------------------------------------------------------------------------------
 
-def crossbar_field(Gp: np.ndarray, Gm: np.ndarray, g0: np.ndarray, topology: Topology, model: str,
-                   b: np.ndarray, batch: int, gamma: float, line_resistance: float = 0.0,
-                   scale: np.ndarray | None = None) -> AffineField:
-    """The field these conductances (K, N, N) give, as ``Crossbar.field`` builds it, with a
-    unit conductance per network (``g0`` (K,)) and the periphery's gain ``scale`` (K,) on
-    the measured column and row currents (global drift compensation; default 1). Open
-    cells must be 0 S."""
-    K = Gp.shape[0]
-    free = topology.free_mask()
-    gain = (np.ones(K) if scale is None else np.asarray(scale, float)) / np.asarray(g0, float)
-    if line_resistance == 0:
-        W = (Gp - Gm) * gain[:, None, None]
-        return deep_field(W, batch, free, gamma) if model == "deep" else asym_ep_field(W, b, batch, free)
-    mats = [effective_matrices(Gp[k], Gm[k], free, line_resistance, line_resistance) for k in range(K)]
-    Mcol = np.stack([m[0] for m in mats]) * gain[:, None, None]
-    if model == "deep":  # C dV/dt = I_col - I_row - gamma g0 V
-        Mrow = np.stack([m[1] for m in mats]) * gain[:, None, None]
-        return AffineField(Mcol - Mrow, np.full((K, batch, topology.n), float(gamma)),
-                           np.zeros((K, batch, topology.n)), free)
-    return AffineField(Mcol, np.ones((K, batch, topology.n)),
-                       np.broadcast_to(b[:, None, :], (K, batch, topology.n)).copy(), free)
-
-
 def onchip_field_source(xbar, model: str, b: np.ndarray, batch: int, gamma: float,
-                        seeds: list[int], stream: int = ONCHIP_STREAM) -> Callable[[int], AffineField]:
+                        seeds: list[int], stream: int = ONCHIP) -> Callable[[int], AffineField]:
     """Inference r on the crossbar ``xbar`` (a ``Crossbar``) as it is: one read of every
     device (fresh read noise from ``default_rng([seed, stream, r])``, drift to its
     ``drift_time``, not the controller's averaged reads) and the field of those
@@ -216,7 +191,7 @@ def onchip_field_source(xbar, model: str, b: np.ndarray, batch: int, gamma: floa
     one = replace(xbar, cfg=replace(xbar.cfg, reads=1))
 
     def source(r: int) -> AffineField:
-        rngs = [np.random.default_rng([*np.atleast_1d(s), stream, r]) for s in seeds]
+        rngs = generators(seeds, stream, r)
         return one.field(*one.read(rngs), model, b, batch, gamma)
     return source
 
@@ -281,7 +256,7 @@ class Deployment:
         return np.where(self.cells, np.stack(out), 0.0)
 
     def _rngs(self, *key) -> list[np.random.Generator]:
-        return [np.random.default_rng([s, DEPLOY_STREAM, *key]) for s in self.seeds]
+        return generators(self.seeds, DEPLOY, *key)
 
     def compensation(self, t: float, index: int, how: str) -> np.ndarray:
         """(K, I) the periphery's gain at time t (time index ``index``): 1 without
@@ -315,8 +290,8 @@ class Deployment:
 
         def source(r: int) -> AffineField:
             G = flat(self.read(Gt, self._rngs(1, index, r)))
-            return crossbar_field(G[:, 0], G[:, 1], g0, self.net.topology, cfg.model, b, batch,
-                                  cfg.gamma, line_resistance, flat(gain))
+            return conductance_field(G[:, 0], G[:, 1], g0, self.net.topology, cfg.model, b, batch,
+                                     cfg.gamma, line_resistance, flat(gain))
         return source
 
 
@@ -338,7 +313,7 @@ def deploy(net: Network, seeds: list[int], device: DeviceConfig, instances: int,
     Gs, insts, targets, pulses, status, verr = [], [], [], [], [], []
     g0, window = None, mapping_window(device, reach)  # the technology's statistics, once
     for k, seed in enumerate(seeds):
-        rng = np.random.default_rng([seed, DEPLOY_STREAM, 0])
+        rng = np.random.default_rng([seed, DEPLOY, 0])
         inst = devices.sample_instances(device, (instances, 2, n, n), rng)
         # reset every device and read its floor (averaged): a cell's zero is the higher
         # of its two floors, so zero weights are two equal conductances
@@ -388,11 +363,11 @@ def certify(s: np.ndarray, field: AffineField, margin: float = 1e-9) -> np.ndarr
     return pushed & (np.linalg.eigvals(J).real.max(-1) < 0)
 
 
-def certified(ev: dict) -> np.ndarray:
+def certified(ev: Evaluation) -> np.ndarray:
     """(K, R) every equilibrium of the inference passes the local certificate (``certify``)
     and every sample settled."""
-    R = ev["right"].shape[1]
-    return np.stack([certify(ev["states"][:, r], ev["fields"][r]).all(-1) & ev["converged"][:, r]
+    R = ev.right.shape[1]
+    return np.stack([certify(ev.states[:, r], ev.fields[r]).all(-1) & ev.converged[:, r]
                      for r in range(R)], 1)
 
 
@@ -433,7 +408,7 @@ def judge(dep: Deployment, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, times
             if dep.live.any() else 0.0
         src = dep.field_source(cfg, X.shape[0], float(t), i, compensation, line_resistance, gain)
         ev = evaluate(flat_net, cfg, X, Y, keys, repeats, "fast", field=src)
-        ok = (ev["right"] & ev["converged"][..., None])  # (K I, R, B)
+        ok = ev.ok  # (K I, R, B)
         cert = certified(ev)
         out["ok"][i] = ok.all(-1).reshape(K, I, repeats)
         out["certified"][i] = cert.reshape(K, I, repeats)
@@ -451,8 +426,8 @@ def global_jacobians(dep: Deployment, cfg: TrainConfig, t: float, line_resistanc
     conductances, no read noise, wires included), for the paper's global tests."""
     K, I = dep.G.shape[:2]
     G = dep.drifted(t).reshape(K * I, 2, *dep.G.shape[-2:])
-    f = crossbar_field(G[:, 0], G[:, 1], np.repeat(dep.g0, I), dep.net.topology, cfg.model,
-                       np.repeat(dep.net.b, I, axis=0), 1, cfg.gamma, line_resistance)
+    f = conductance_field(G[:, 0], G[:, 1], np.repeat(dep.g0, I), dep.net.topology, cfg.model,
+                          np.repeat(dep.net.b, I, axis=0), 1, cfg.gamma, line_resistance)
     J = jacobian(f.A, f.d[:, 0], f.free)
     return J.reshape(K, I, *J.shape[1:])
 

@@ -1,4 +1,4 @@
-"""Vector fields of DEEP, leaky DEEP and asymmetric EP, and the projected residual.
+"""The affine vector fields of the models (``models/rules/``) and the projected residual.
 
 Every field of this project is affine in the state, so it is written once as
 
@@ -19,7 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MODELS = ("deep", "asym-ep")
+
+def affine(s: np.ndarray, A: np.ndarray, d: np.ndarray, c: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """``f(s) = s @ A - d * s + c`` on the ``free`` neurons, 0 elsewhere (any matching
+    shapes: a batch, or one sample's ``A`` (N, N), ``d``, ``c``, ``s`` (N,))."""
+    return (s @ A - d * s + c) * free
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,7 @@ class AffineField:
     free: np.ndarray  # (N,) bool
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
-        f = s @ self.A - self.d * s + self.c
-        return f * self.free
+        return affine(s, self.A, self.d, self.c, self.free)
 
     def nudged(self, beta: float, targets: np.ndarray, outputs: np.ndarray) -> "AffineField":
         """Add ``beta (y - s)`` on the output neurons; ``targets`` is (B, N_out) or (K, B, N_out)."""

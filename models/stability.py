@@ -24,11 +24,6 @@ def jacobian(A: np.ndarray, d: np.ndarray, free: np.ndarray) -> np.ndarray:
     return J[..., free, :][..., :, free]
 
 
-def deep_jacobian(W: np.ndarray, free: np.ndarray, gamma: float = 0.0) -> np.ndarray:
-    """The DEEP Jacobian on the non-input neurons, independent of the state."""
-    return jacobian(W, W.sum(axis=-1) + gamma, free)
-
-
 def gershgorin(J: np.ndarray) -> dict[str, np.ndarray]:
     """The paper's three tests on J (..., n, n), strict inequalities as in its code."""
     diag = np.diagonal(J, axis1=-2, axis2=-1)

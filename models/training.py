@@ -1,4 +1,10 @@
-"""Two-phase training of DEEP and asymmetric EP in software, K networks at once.
+"""Two-phase training, K networks at once: one loop for software and hardware.
+
+``train_loop`` runs the epochs over a batch iterator (the full batch is the paper's
+case) on a *substrate*: what gives the field the phases settle on and realises the
+update (``Software`` here: the weights themselves; ``hw.controller`` supplies the
+crossbar). ``step`` is one free phase, one nudged phase and the model's update
+(``models/model.py``), then L1, decay, clipping and pruning.
 
 Every network ``k`` draws all its randomness (initial weights, initial states, pruning
 draws) from its own ``numpy.random.Generator``, so training K seeds in one batched run
@@ -9,13 +15,16 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 from functools import partial
-from typing import Callable
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
-from .dynamics import MODELS, AffineField, asym_ep_field, deep_field
-from .learning import apply_update, asym_ep_update, deep_update, limit_inhibition, sparsify
+from . import model as models
+from .dynamics import AffineField
+from .learning import apply_update, sparsify
+from .model import predict
 from .settle import SOLVERS, SettleResult, settle
+from .streams import generators
 from .topology import ARCHITECTURES, Topology
 
 
@@ -54,7 +63,7 @@ class TrainConfig:
     max_steps: int = 10_000   # cap per sample and phase of the fast solver (10x T1; unconverged is reported)
 
     def __post_init__(self) -> None:
-        choices = {"model": MODELS, "architecture": ARCHITECTURES, "solver": SOLVERS}
+        choices = {"model": models.names(), "architecture": ARCHITECTURES, "solver": SOLVERS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
@@ -96,25 +105,12 @@ class Network:
     alive: np.ndarray
 
 
-def predict(s_out: np.ndarray) -> np.ndarray:
-    """Class of each sample from its output states (..., n_out): threshold 0.5 for one
-    output (0.5 counts as 1, as in the paper's code); argmax for one-hot, where a tie
-    (both units equal, e.g. both saturated at 1) decides nothing and gives -1."""
-    if s_out.shape[-1] == 1:
-        return (s_out[..., 0] >= 0.5).astype(int)
-    top = np.sort(s_out, axis=-1)
-    return np.where(top[..., -1] > top[..., -2], np.argmax(s_out, axis=-1), -1)
-
-
 def target_classes(Y: np.ndarray) -> np.ndarray:
     return predict(Y)  # targets are 0/1 or one-hot rows: never a tie
 
 
 def field_of(net: Network, cfg: TrainConfig, batch: int) -> AffineField:
-    free = net.topology.free_mask()
-    if cfg.model == "deep":
-        return deep_field(net.W, batch, free, cfg.gamma)
-    return asym_ep_field(net.W, net.b, batch, free)
+    return models.get(cfg.model).field(net.W, net.b, batch, net.topology.free_mask(), cfg.gamma)
 
 
 def initial_states(topo: Topology, X: np.ndarray, rngs: list[np.random.Generator],
@@ -142,8 +138,7 @@ def free_phase(net: Network, cfg: TrainConfig, X: np.ndarray, rngs, solver: str 
 
 def new_networks(topo: Topology, cfg: TrainConfig, rngs: list[np.random.Generator]) -> Network:
     W = np.stack([topo.init_weights(rng, 1, cfg.init_std)[0] for rng in rngs])
-    if cfg.model == "deep" and cfg.max_inhibition is not None:
-        W = limit_inhibition(W, topo.free_mask(), cfg.max_inhibition * cfg.gamma)
+    W = models.get(cfg.model).constrain(W, topo.free_mask(), cfg)
     K = len(rngs)
     alive = np.broadcast_to(topo.mask(), (K, topo.n, topo.n)).copy()
     return Network(topo, W, np.zeros((K, topo.n)), alive)
@@ -157,9 +152,12 @@ def perturbed(net: Network, sigma: float, rngs: list[np.random.Generator]) -> Ne
     return Network(net.topology, np.where(net.alive, net.W + sigma * noise, 0.0), net.b, net.alive)
 
 
-EpochCallback = Callable[[int, dict], None]
-Engine = Callable[..., SettleResult]
-"""Settles a phase: ``engine(field, s0, steps=..., accumulate=..., hebbian=...)``."""
+class Engine(Protocol):
+    """Settles a phase: ``engine(field, s0, steps=..., accumulate=..., hebbian=...)`` ->
+    ``SettleResult`` (``circuits/engines.py`` registers every engine by name)."""
+
+    def __call__(self, field: AffineField, s0: np.ndarray, *, steps: int, accumulate: bool = False,
+                 hebbian: bool = False) -> SettleResult: ...
 
 
 def numpy_engine(cfg: TrainConfig) -> Engine:
@@ -171,38 +169,26 @@ HISTORY_KEYS = ("mse_free", "mse_nudged", "err_free", "err_nudged", "dw_norm", "
                 "residual_nudged", "steps_free", "steps_nudged", "sparsity")
 
 
-def train_epoch(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
-                rngs: list[np.random.Generator], epoch: int, engine: Engine,
-                field: AffineField | None = None) -> tuple[Network, dict[str, np.ndarray]]:
-    """One epoch: free phase, nudged phase, the rule, L1/decay/pruning.
-
-    ``net`` holds the weights the phases run on (on hardware: the weights read back);
-    ``field`` overrides the field built from them (on hardware with wire resistance:
-    the effective matrices). Returns the network the update asks for and the metrics
-    of :data:`HISTORY_KEYS`, each (K,).
-    """
-    topo = net.topology
-    B, out = X.shape[0], topo.outputs
-    deep = cfg.model == "deep"
-    if field is None:
-        field = field_of(perturbed(net, cfg.train_noise, rngs) if cfg.train_noise else net, cfg, B)
+def step(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, rngs: list[np.random.Generator],
+         epoch: int, engine: Engine, field: AffineField) -> tuple[Network, dict[str, np.ndarray]]:
+    """One update on the batch (X (B, n_in), Y (B, n_out)): the free phase from fresh
+    starts and the nudged phase on ``field`` (the substrate's), the model's update of
+    ``net``'s weights, L1 (in the pruning window), decay, clipping, the model's
+    constraint and pruning. Returns the network the update asks for and the metrics of
+    :data:`HISTORY_KEYS`, each (K,)."""
+    topo, model = net.topology, models.get(cfg.model)
+    B, out, free_mask = X.shape[0], topo.outputs, topo.free_mask()
     free = engine(field, initial_states(topo, X, rngs, cfg.init_state), steps=cfg.t1)
     nudged = engine(field.nudged(cfg.beta, Y, topo.output_mask()), free.s, steps=cfg.t2,
-                    accumulate=deep, hebbian=deep and cfg.beta0 != 0)
-    if deep:
-        dW = deep_update(nudged.path, nudged.hebb, eta=cfg.eta, batch=B, t2=cfg.t2,
-                         beta0=cfg.beta0, beta1=cfg.beta1, drain=cfg.drain)
-        db = np.zeros_like(net.b)
-    else:
-        dW, db = asym_ep_update(free.s, nudged.s, eta=cfg.eta, beta=cfg.beta)
+                    accumulate=model.trajectory, hebbian=model.trajectory and cfg.beta0 != 0)
+    dW, db = model.update(free, nudged, cfg, B)
     late = cfg.prune_start <= epoch < (cfg.prune_stop or cfg.epochs)
     W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1 if late else 0.0, sign=cfg.sign)
     W_new *= 1.0 - cfg.weight_decay
     if cfg.weight_clip is not None:
         W_new = np.clip(W_new, -cfg.weight_clip, cfg.weight_clip)
-    if deep and cfg.max_inhibition is not None:
-        W_new = limit_inhibition(W_new, topo.free_mask(), cfg.max_inhibition * cfg.gamma)
-    b_new = (net.b + db) * topo.free_mask()
+    W_new = model.constrain(W_new, free_mask, cfg)
+    b_new = (net.b + (0.0 if db is None else db)) * free_mask
     alive = net.alive
     if cfg.prune and late:
         u = np.stack([rng.random((topo.n, topo.n)) for rng in rngs])
@@ -212,8 +198,8 @@ def train_epoch(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
     row = {
         "mse_free": ((free.s[..., out] - Y) ** 2).sum(-1).mean(-1) / 2,
         "mse_nudged": ((nudged.s[..., out] - Y) ** 2).sum(-1).mean(-1) / 2,
-        "err_free": (predict(free.s[..., out]) != classes).mean(-1),
-        "err_nudged": (predict(nudged.s[..., out]) != classes).mean(-1),
+        "err_free": (model.readout(free.s[..., out]) != classes).mean(-1),
+        "err_nudged": (model.readout(nudged.s[..., out]) != classes).mean(-1),
         "dw_norm": np.sqrt(((W_new - net.W) ** 2).sum((-1, -2))),
         "residual_free": free.residual.max(-1),
         "residual_nudged": nudged.residual.max(-1),
@@ -224,26 +210,120 @@ def train_epoch(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
     return Network(topo, W_new, b_new, alive), row
 
 
-def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds: list[int],
-          on_epoch: EpochCallback | None = None, engine: Engine | None = None
-          ) -> tuple[Network, dict[str, np.ndarray]]:
-    """Train one network per seed on (X (B, n_in), Y (B, n_out)), all in one batch.
+Batches = Callable[[int], Iterable[tuple[np.ndarray, np.ndarray]]]
+"""``batches(epoch)``: the (X, Y) batches of an epoch, in order."""
 
-    Returns the networks and the per-epoch history, each entry (epochs, K):
-    ``mse_free``, ``mse_nudged`` (sum of squared output errors / 2 / B, as the paper),
-    ``err_free``, ``err_nudged`` (fraction misclassified), ``dw_norm`` (Frobenius norm of
-    the applied change), ``residual_free``, ``residual_nudged`` (largest projected
-    residual at the end of the phase), ``steps_free``, ``steps_nudged`` (largest step
-    count), ``sparsity`` (fraction of allowed connections removed).
-    """
-    rngs = [np.random.default_rng(s) for s in seeds]
-    net = new_networks(topo, cfg, rngs)
+
+def full_batch(X: np.ndarray, Y: np.ndarray) -> Batches:
+    """Every epoch one batch of all samples (the paper's training)."""
+    return lambda epoch: ((X, Y),)
+
+
+class Substrate(Protocol):
+    """What the phases run on and what the updates go to. ``field(net, batch)``: the
+    field of this step (the network as measured); ``apply(net, target)``: realise the
+    update from ``net`` to ``target``, returning the substrate's own metrics (``keys``),
+    each (K,); ``result(net)``: the trained networks as the substrate holds them."""
+
+    keys: tuple[str, ...]
+
+    def field(self, net: Network, batch: int) -> AffineField: ...
+
+    def apply(self, net: Network, target: Network) -> dict[str, np.ndarray]: ...
+
+    def result(self, net: Network) -> Network: ...
+
+
+@dataclass
+class Software:
+    """The weights are the substrate: the phases settle on them (plus fresh weight noise
+    per step with ``train_noise``, from the training generators) and an update is exact."""
+
+    cfg: TrainConfig
+    rngs: list[np.random.Generator]
+    keys: tuple[str, ...] = ()
+
+    def field(self, net: Network, batch: int) -> AffineField:
+        noisy = perturbed(net, self.cfg.train_noise, self.rngs) if self.cfg.train_noise else net
+        return field_of(noisy, self.cfg, batch)
+
+    def apply(self, net: Network, target: Network) -> dict[str, np.ndarray]:
+        return {}
+
+    def result(self, net: Network) -> Network:
+        return net
+
+
+# How an epoch of several batches reports each metric (a single batch: its own row).
+_LAST = ("sparsity",)
+_MAX = ("residual_free", "residual_nudged", "steps_free", "steps_nudged", "w_read_error")
+_SUM = ("pulses",)
+
+
+def combine(rows: list[dict[str, np.ndarray]], sizes: list[int]) -> dict[str, np.ndarray]:
+    """One epoch's metrics from its batches' rows: the largest residual, step count and
+    read error; the total pulses; the last sparsity; the sum of the batches' weight-change
+    norms (``dw_norm``: the length of the epoch's path in weight space); every other
+    metric the mean over samples (batches weighted by their sizes)."""
+    if len(rows) == 1:
+        return rows[0]
+    w = np.asarray(sizes, float) / sum(sizes)
+    out = {}
+    for key in rows[0]:
+        vals = np.stack([r[key] for r in rows])
+        if key in _LAST:
+            out[key] = vals[-1]
+        elif key in _MAX:
+            out[key] = vals.max(0)
+        elif key in _SUM or key == "dw_norm":
+            out[key] = vals.sum(0)
+        else:
+            out[key] = np.tensordot(w, vals, axes=1)
+    return out
+
+
+EpochCallback = Callable[[int, dict], None]
+
+
+def train_loop(net: Network, cfg: TrainConfig, batches: Batches, rngs: list[np.random.Generator],
+               substrate: Substrate, engine: Engine | None = None, on_epoch: EpochCallback | None = None
+               ) -> tuple[Network, dict[str, np.ndarray]]:
+    """``cfg.epochs`` epochs of ``step`` over ``batches`` on ``substrate``, from ``net``.
+    Returns the trained networks (``substrate.result``) and the history: every metric of
+    :data:`HISTORY_KEYS` and ``substrate.keys``, (epochs, K), one row per epoch
+    (``combine`` of its batches). ``on_epoch(epoch, row)`` after every epoch."""
     engine = engine or numpy_engine(cfg)
-    hist = {k: np.zeros((cfg.epochs, len(seeds))) for k in HISTORY_KEYS}
+    K = len(rngs)
+    hist = {k: np.zeros((cfg.epochs, K)) for k in (*HISTORY_KEYS, *substrate.keys)}
     for epoch in range(cfg.epochs):
-        net, row = train_epoch(net, cfg, X, Y, rngs, epoch, engine)
+        rows, sizes = [], []
+        for X, Y in batches(epoch):
+            target, row = step(net, cfg, X, Y, rngs, epoch, engine, substrate.field(net, X.shape[0]))
+            row.update(substrate.apply(net, target))
+            net = target
+            rows.append(row)
+            sizes.append(X.shape[0])
+        row = combine(rows, sizes)
         for k, v in row.items():
             hist[k][epoch] = v
         if on_epoch is not None:
             on_epoch(epoch, row)
-    return net, hist
+    return substrate.result(net), hist
+
+
+def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds: list[int],
+          on_epoch: EpochCallback | None = None, engine: Engine | None = None
+          ) -> tuple[Network, dict[str, np.ndarray]]:
+    """Train one network per seed on (X (B, n_in), Y (B, n_out)) in software, full batch,
+    all seeds in one batch of networks.
+
+    The history, each entry (epochs, K): ``mse_free``, ``mse_nudged`` (sum of squared
+    output errors / 2 / B, as the paper), ``err_free``, ``err_nudged`` (fraction
+    misclassified), ``dw_norm`` (Frobenius norm of the applied change),
+    ``residual_free``, ``residual_nudged`` (largest projected residual at the end of the
+    phase), ``steps_free``, ``steps_nudged`` (largest step count), ``sparsity`` (fraction
+    of allowed connections removed).
+    """
+    rngs = generators(seeds)
+    return train_loop(new_networks(topo, cfg, rngs), cfg, full_batch(X, Y), rngs, Software(cfg, rngs),
+                      engine, on_epoch)

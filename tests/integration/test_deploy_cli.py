@@ -60,7 +60,7 @@ def test_ideal_at_t0_equals_the_software_evaluation(xor_run, capsys):
     run = load_run(xor_run)
     task = make_task("xor")
     ev = evaluate(run.net, run.cfg, task.X, task.Y, run.seeds, 10, "fast")
-    ok = ev["right"] & ev["converged"][..., None]
+    ok = ev.ok
     assert s["accuracy_mean"][0] == pytest.approx(ok.mean(), abs=1e-12)
     assert s["p_all_correct"][0] == pytest.approx(ok.all(-1).mean(), abs=1e-12)
     assert s["unconverged_devices"] == 0 and s["program_error_rms"] < 1e-3

@@ -62,7 +62,7 @@ def test_paper_config_reproduces_the_papers_xor_failures():
     # 0.019-0.026 on every seed and repeat).
     mse = exp.history["mse_free"]
     assert (mse[-1] < 0.13).all() and (mse[-1] < 0.9 * mse[0]).all()
-    out = exp.evaluation["outputs"][..., 0]  # (seeds, repeats, patterns)
+    out = exp.evaluation.outputs[..., 0]  # (seeds, repeats, patterns)
     assert (out.max(-1) - out.min(-1)).min() > 0.005
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hw import deploy as D
-from hw.crossbar import Crossbar, CrossbarConfig
+from hw.crossbar import Crossbar, CrossbarConfig, conductance_field
 from hw.devices import ECRAM, IDEAL, PCM, RRAM, sample_instances
 from hw.montecarlo import monte_carlo
 from models.dynamics import AffineField, deep_field
@@ -161,11 +161,11 @@ def test_crossbar_field_is_the_software_field_and_compensation_spares_the_leak(t
     g0 = np.array([1e-6, 2e-6])
     Gm = np.full((K, N, N), 3e-6) * topo.mask()
     Gp = Gm + g0[:, None, None] * np.where(trained.alive, trained.W, 0.0)
-    f = D.crossbar_field(Gp, Gm, g0, topo, "deep", trained.b, 4, CFG.gamma)
+    f = conductance_field(Gp, Gm, g0, topo, "deep", trained.b, 4, CFG.gamma)
     ref = deep_field(trained.W, 4, topo.free_mask(), CFG.gamma)
     assert np.allclose(f.A, ref.A, atol=1e-9) and np.allclose(f.d, ref.d, atol=1e-9)
     alpha = np.array([1.25, 0.8])
-    f = D.crossbar_field(Gp, Gm, g0, topo, "deep", trained.b, 4, CFG.gamma, scale=alpha)
+    f = conductance_field(Gp, Gm, g0, topo, "deep", trained.b, 4, CFG.gamma, scale=alpha)
     ref = deep_field(alpha[:, None, None] * trained.W, 4, topo.free_mask(), CFG.gamma)
     assert np.allclose(f.A, ref.A, atol=1e-9) and np.allclose(f.d, ref.d, atol=1e-9)
     assert not np.allclose(f.d, alpha[:, None, None] * deep_field(trained.W, 4, topo.free_mask(), CFG.gamma).d)
@@ -176,10 +176,10 @@ def test_crossbar_field_with_wires_is_the_crossbars(trained):
     hw = CrossbarConfig(device=IDEAL, line_resistance=5.0, g0=2.0**-10)
     xbar = Crossbar.build(hw, topo, trained.W, [np.random.default_rng(s) for s in SEEDS])
     want = xbar.field(xbar.Gp, xbar.Gm, "deep", trained.b, 4, CFG.gamma)
-    got = D.crossbar_field(xbar.Gp, xbar.Gm, np.full(len(SEEDS), hw.unit), topo, "deep", trained.b, 4, CFG.gamma,
+    got = conductance_field(xbar.Gp, xbar.Gm, np.full(len(SEEDS), hw.unit), topo, "deep", trained.b, 4, CFG.gamma,
                            line_resistance=5.0)
     assert np.allclose(got.A, want.A, rtol=0, atol=1e-12) and np.allclose(got.d, want.d, rtol=0, atol=1e-12)
-    plain = D.crossbar_field(xbar.Gp, xbar.Gm, np.full(len(SEEDS), hw.unit), topo, "deep", trained.b, 4, CFG.gamma)
+    plain = conductance_field(xbar.Gp, xbar.Gm, np.full(len(SEEDS), hw.unit), topo, "deep", trained.b, 4, CFG.gamma)
     assert np.abs(plain.A - got.A).max() > 1e-6  # the wires matter
 
 
@@ -188,9 +188,9 @@ def test_batched_certificate_agrees_with_local_certificate(trained):
     src = dep.field_source(CFG, 4, 3600.0, 0)
     ev = evaluate(dep.flat_network(), CFG, X_AND, Y_AND, [s for s in SEEDS for _ in range(6)], 2, "fast",
                   field=src)
-    f = ev["fields"][0]
+    f = ev.fields[0]
     rng = np.random.default_rng(6)
-    for s in (ev["states"][:, 0], np.clip(ev["states"][:, 0] + rng.normal(0, 0.3, ev["states"][:, 0].shape)
+    for s in (ev.states[:, 0], np.clip(ev.states[:, 0] + rng.normal(0, 0.3, ev.states[:, 0].shape)
                                           * f.free, 0, 1)):
         got = D.certify(s, f)
         ref = np.array([[local_certificate(s, f, k, b)["stable"] for b in range(4)] for k in range(s.shape[0])])
@@ -215,7 +215,7 @@ def test_onchip_field_source_reads_once_per_inference():
     a, b, a2 = src(0).A, src(1).A, src(0).A
     assert np.array_equal(a, a2) and not np.array_equal(a, b)  # fresh read per inference
     spread = np.std(a - xbar.programmed_weights())
-    ref8 = D.crossbar_field(*xbar.read([np.random.default_rng([s, 99]) for s in SEEDS]),
+    ref8 = conductance_field(*xbar.read([np.random.default_rng([s, 99]) for s in SEEDS]),
                             np.full(2, hw.unit), topo, "deep", np.zeros((2, topo.n)), 4, 1.0).A
     assert spread > 2 * np.std(ref8 - xbar.programmed_weights())  # one read, not the averaged eight
     assert xbar.cfg.reads == 8  # the crossbar itself is unchanged
@@ -229,7 +229,7 @@ def test_ideal_deployment_at_t0_equals_the_software_evaluation(trained):
     assert np.abs(dep.weights() - np.where(trained.alive, trained.W, 0)[:, None]).max() < 1e-3
     res = D.judge(dep, CFG, X_AND, Y_AND, [0.0], 10)
     ev = evaluate(trained, CFG, X_AND, Y_AND, SEEDS, 10, "fast")
-    ok = ev["right"] & ev["converged"][..., None]
+    ok = ev.ok
     for i in range(3):
         assert np.array_equal(res["ok"][0, :, i], ok.all(-1))
         assert np.array_equal(res["accuracy"][0, :, i], ok.mean((1, 2)))

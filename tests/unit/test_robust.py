@@ -10,9 +10,10 @@ from models.dynamics import deep_field
 from models.evaluation import basin_accuracy, evaluate, weight_noise_robustness
 from models.learning import limit_inhibition
 from models.settle import settle
-from models.stability import deep_jacobian, gershgorin
+from models.model import get
+from models.stability import gershgorin
 from models.topology import Topology
-from models.training import Network, TrainConfig, new_networks, perturbed, train, train_epoch, numpy_engine
+from models.training import Network, Software, TrainConfig, field_of, new_networks, numpy_engine, perturbed, step, train
 
 XOR_X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], float)
 XOR_Y = np.array([[0], [1], [1], [0]], float)
@@ -33,7 +34,7 @@ def test_limited_inhibition_gives_one_equilibrium_from_every_start(seed, std, ga
     assert np.array_equal(Wl >= 0, W >= 0) and (np.abs(Wl) <= np.abs(W) + 1e-15).all()
     # the paper's column test holds, hence a unique equilibrium: two far-apart starts
     # (all 0, all 1) reach the same state
-    assert gershgorin(deep_jacobian(Wl, free, gamma))["columns"].all()
+    assert gershgorin(get("deep").jacobian(Wl, free, gamma))["columns"].all()
     field = deep_field(Wl, 4, free, gamma)
     lo = np.concatenate([XOR_X[None], np.zeros((1, 4, topo.n - 3))], -1)
     hi = np.concatenate([XOR_X[None], np.ones((1, 4, topo.n - 3))], -1)
@@ -72,10 +73,11 @@ def test_noise_aware_training_settles_on_noisy_weights_and_updates_the_clean_one
     eng = numpy_engine(cfg)
     # the noisy epoch: the same as a clean epoch run on the perturbed weights, with the
     # update applied to the clean ones (the rng stream: noise first, then the starts)
-    new, _ = train_epoch(net, cfg, XOR_X, XOR_Y, [np.random.default_rng(1)], 0, eng)
+    rngs = [np.random.default_rng(1)]
+    new, _ = step(net, cfg, XOR_X, XOR_Y, rngs, 0, eng, Software(cfg, rngs).field(net, 4))
     r = np.random.default_rng(1)
     noisy = perturbed(net, 0.2, [r])
-    on_noisy, _ = train_epoch(noisy, clean, XOR_X, XOR_Y, [r], 0, eng)
+    on_noisy, _ = step(noisy, clean, XOR_X, XOR_Y, [r], 0, eng, field_of(noisy, clean, 4))
     assert np.allclose(new.W - net.W, on_noisy.W - noisy.W, atol=1e-13)
     assert not np.allclose(noisy.W, net.W)
     # train_noise = 0 draws nothing extra: training is unchanged
@@ -104,8 +106,8 @@ def test_basin_accuracy_and_weight_noise_on_a_known_network():
     topo, net = _hand_xor()
     cfg = TrainConfig(gamma=1.0)
     ev = evaluate(net, cfg, XOR_X, XOR_Y, [0], 3)
-    assert ev["correct"].all() and ev["init_state"] == 0.1
-    assert np.allclose(ev["outputs"][0, 0, :, 0], [0.25, 0.75, 0.75, 0.35], atol=1e-8)
+    assert ev.correct.all() and ev.init_state == 0.1
+    assert np.allclose(ev.outputs[0, 0, :, 0], [0.25, 0.75, 0.75, 0.35], atol=1e-8)
     assert basin_accuracy(net, cfg, XOR_X, XOR_Y, [0])[0] == 1.0
     rob = weight_noise_robustness(net, cfg, XOR_X, XOR_Y, [0], [0.0, 0.01, 3.0], trials=8)
     # noise 0.01 moves the output by ~0.01 sqrt(5) << the 0.15 margin

@@ -5,7 +5,8 @@ from hypothesis.extra.numpy import arrays
 
 from models.dynamics import deep_field
 from models.settle import settle
-from models.stability import (deep_jacobian, gershgorin, local_certificate, lyapunov_certificate,
+from models.model import get
+from models.stability import (gershgorin, local_certificate, lyapunov_certificate,
                               spectral_abscissa)
 from models.topology import Topology
 
@@ -14,7 +15,7 @@ def test_deep_jacobian_entries():
     rng = np.random.default_rng(0)
     t = Topology(2, 2, 1)
     W = t.init_weights(rng, 1, 1.0)[0]
-    J = deep_jacobian(W, t.free_mask(), gamma=0.5)
+    J = get("deep").jacobian(W, t.free_mask(), gamma=0.5)
     nin = [2, 3, 4]
     for a, j in enumerate(nin):
         for c, i in enumerate(nin):
@@ -129,6 +130,6 @@ def test_local_certificate_flags_an_unstable_free_block():
     field = deep_field(W, 1, t.free_mask(), gamma=-0.5)
     s = np.array([[[0.0, 0.5, 0.5]]])
     c = local_certificate(s, field, 0, 0)
-    J = deep_jacobian(W[0], t.free_mask(), gamma=-0.5)
+    J = get("deep").jacobian(W[0], t.free_mask(), gamma=-0.5)
     assert np.isclose(c["abscissa"], spectral_abscissa(J))
     assert c["abscissa"] > 0 and not c["stable"]

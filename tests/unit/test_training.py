@@ -65,6 +65,6 @@ def test_config_validation(bad):
 
 
 def test_predict_threshold_and_one_hot_ties():
-    from models.training import predict
+    from models.model import predict
     assert predict(np.array([[0.5], [0.49], [1.0]])).tolist() == [1, 0, 1]
     assert predict(np.array([[0.2, 0.9], [0.9, 0.2], [1.0, 1.0]])).tolist() == [1, 0, -1]

@@ -1,0 +1,1 @@
+"""The learning models, one module each (see ``models/model.py``)."""
