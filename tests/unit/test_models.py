@@ -89,7 +89,7 @@ def test_jacobian_is_the_derivative_of_the_field(name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_no_movement_in_the_nudged_phase_means_no_update(name):
-    m, (W, b, s) = models.get(name), weights()
+    m, s = models.get(name), weights()[2]
     cfg = TrainConfig(model=name)
     zeros = np.zeros((K, N, N))
     res = SettleResult(s, np.zeros((K, B), int), np.zeros((K, B)), np.ones((K, B), bool),
@@ -101,7 +101,7 @@ def test_no_movement_in_the_nudged_phase_means_no_update(name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_constraint_is_idempotent_and_readout_gives_classes(name):
-    m, (W, b, s) = models.get(name), weights()
+    m, W = models.get(name), weights()[0]
     cfg = TrainConfig(model=name, gamma=1.0, max_inhibition=0.45) if m.leak else TrainConfig(model=name)
     once = m.constrain(W, TOPO.free_mask(), cfg)
     assert once.shape == W.shape and np.allclose(m.constrain(once, TOPO.free_mask(), cfg), once)
