@@ -1,1 +1,3 @@
-"""Circuit realisations: Brian2 behavioural model and SPICE netlists (built in a later issue)."""
+"""Circuit realisations: the physical conventions, the Brian2 behavioural model, SPICE
+decks run by ngspice (subprocess or PySpice in process), the engine registry and the
+energy and latency report."""

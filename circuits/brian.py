@@ -37,7 +37,7 @@ Code-generation target: ``'numpy'`` by default. It needs no compiler and no cach
 works on a fresh machine, and at the sizes of the logic tasks (N <= 16, K * B <= 40)
 Brian2's per-step Python overhead dominates whatever the target, so cython (about 28 s
 for its first build with an empty cache) does not pay. ``'cython'`` may be chosen for
-large N (FINDINGS.md: 9x faster at N = 512); cpp_standalone is not supported here (each
+large N (measured on the development machine: 9x faster at N = 512); cpp_standalone is not supported here (each
 call builds a new network, i.e. a new compilation).
 """
 from __future__ import annotations
@@ -46,6 +46,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw.crossbar import to_conductances
+from hw.devices import IDEAL
 from models.dynamics import AffineField, residual_norm
 from models.settle import SettleResult
 
@@ -126,7 +128,7 @@ class Brian2Engine:
         if steps < 0:
             raise ValueError(f"steps must be >= 0; got {steps}")
         if conductances is None:
-            Gp, Gm = self.g0 * np.maximum(field.A, 0.0), self.g0 * np.maximum(-field.A, 0.0)
+            Gp, Gm = to_conductances(field.A, IDEAL, self.g0)  # the one-sided ideal mapping
         else:
             Gp, Gm = (np.broadcast_to(np.asarray(g, dtype=float), (K, N, N)) for g in conductances)
         traj, energy = self._simulate(field, s0, steps, (Gp + Gm).sum(-1))

@@ -35,7 +35,7 @@ Inference (``phase_energy``, ``inference_report``)
 
 Periphery (``periphery_energy``)
     Not simulated: an energy per multiply-accumulate of the converters and periphery
-    from measured compute-in-memory chips (DEVICE-FACTS.md "Energy"): RRAM CIM chips
+    from measured compute-in-memory chips (published system-level figures): RRAM CIM chips
     25-51 TOPS/W, i.e. 39-80 fJ/MAC at 2 operations per MAC, system level; a 28 nm RRAM
     macro 35.6 TOPS/W = 56 fJ/MAC (the central value used). Counted: one MAC per
     *connected* crossbar cell (not open) per inference, i.e. the converters read the
@@ -79,7 +79,7 @@ ideal   2 V    10 ns  5 ns    V^2 G t + V^2 C_wire   NeuroSim IdealDevice (2 V, 
                                                      5 uS: 0.2 pJ; read 5 ns)
 rram    2 V    10 ns  5 ns    V^2 G t + V^2 C_wire   ASSUMPTION: NeuroSim's pulse on the
                                                      preset's conductances
-pcm     -      -      250 ns  1 nJ fixed             DEVICE-FACTS: about 1 nJ per write;
+pcm     -      -      250 ns  1 nJ fixed             published estimate: ~1 nJ per write;
                                                      t_read of the PCM read-noise model
 ecram   2 V    10 ns  5 ns    V^2 G t + V^2 C_wire   ASSUMPTION (no reliable figure)
 ======  =====  =====  ======  =====================  ===================================
@@ -138,9 +138,9 @@ MAX_STEPS = 400_000  # cap per phase (400 tau at dt = 1e-3)
 
 # ---- periphery ------------------------------------------------------------------------
 
-PERIPHERY_FJ_PER_MAC = 56.0  # 28 nm RRAM macro, 35.6 TOPS/W (DEVICE-FACTS.md "Energy")
+PERIPHERY_FJ_PER_MAC = 56.0  # 28 nm RRAM macro, 35.6 TOPS/W (published)
 PERIPHERY_FJ_PER_MAC_RANGE = (39.0, 80.0)  # RRAM CIM chips, 51-25 TOPS/W, 2 ops per MAC
-PERIPHERY_SOURCE = ("DEVICE-FACTS.md 'Energy': RRAM CIM chips 25-51 TOPS/W (39-80 fJ/MAC, system level, "
+PERIPHERY_SOURCE = ("published compute-in-memory chips: RRAM CIM chips 25-51 TOPS/W (39-80 fJ/MAC, system level, "
                     "2 ops per MAC); a 28 nm RRAM macro 35.6 TOPS/W = 56 fJ/MAC (central value). "
                     "Counted: one MAC per connected (not open) crossbar cell per inference (one readout "
                     "of the settled array). These figures include the chips' own array energy: an upper "
@@ -195,8 +195,8 @@ _NEUROSIM = "NeuroSim IdealDevice (MLP_NeuroSim V3.0 Cell.cpp): write 2 V, 10 ns
 PULSE_MODELS: dict[str, PulseModel] = {
     "ideal": PulseModel(
         "ideal", 2.0, 10e-9, 5e-6, 5e-9,
-        _NEUROSIM + "; E = V_w^2 G t_pw + V_w^2 C_wire, 2 V x 5 uS x 10 ns = 0.2 pJ (DEVICE-FACTS.md "
-        "'Energy'); 5 uS is NeuroSim's maximum conductance, used only without a crossbar", False),
+        _NEUROSIM + "; E = V_w^2 G t_pw + V_w^2 C_wire, 2 V x 5 uS x 10 ns = 0.2 pJ; "
+        "5 uS is NeuroSim's maximum conductance, used only without a crossbar", False),
     "rram": PulseModel(
         "rram", 2.0, 10e-9, 20.5e-6, 5e-9,
         "ASSUMPTION: NeuroSim's ideal-device pulse (2 V, 10 ns) and read (5 ns) on the HfO2 preset's "
@@ -205,7 +205,7 @@ PULSE_MODELS: dict[str, PulseModel] = {
         "(3.2 V, 300 us, 38.5 nS) costs about 118 pJ per pulse", True),
     "pcm": PulseModel(
         "pcm", 2.0, 10e-9, 12.5e-6, 250e-9,
-        "PCM about 1 nJ per write (DEVICE-FACTS.md 'Energy', a 2026 estimate), used as a fixed energy "
+        "PCM about 1 nJ per write (a published 2026 estimate), used as a fixed energy "
         "per pulse (SET or RESET alike; the melt current, not the read conductance, sets it); read "
         "250 ns (t_read of the PCM 1/f read-noise model, aihwkit / Nandakumar et al. 2019)", False,
         energy_fixed=1e-9),

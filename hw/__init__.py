@@ -1,1 +1,2 @@
-"""Hardware layer: device physics, the crossbar and the training controller (built in a later issue)."""
+"""Hardware layer: device physics, the crossbar with its wires, the training controller,
+deployment on fresh chips and the Monte-Carlo stability report."""

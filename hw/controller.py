@@ -50,7 +50,7 @@ class OnCrossbar:
     def field(self, net: Network, batch: int) -> AffineField:
         xbar = self.xbar
         self._seen = Gp, Gm = xbar.read(self.rngs)
-        self._w_read = np.where(xbar.open, 0.0, (Gp - Gm) / xbar.cfg.unit)
+        self._w_read = xbar.weights(Gp, Gm)
         return xbar.field(Gp, Gm, self.cfg.model, net.b, batch, self.cfg.gamma)
 
     def apply(self, net: Network, target: Network) -> dict[str, np.ndarray]:

@@ -3,9 +3,11 @@
 ``W[i, j] = (Gp[i, j] - Gm[i, j]) / g0``: neuron i drives +V_i onto its + row and -V_i
 onto its - row, columns sit at virtual ground, so the column currents are
 ``g0 sum_i W[i, j] V_i`` and neuron i's own row current is ``g0 V_i sum_k W[i, k]``: the
-two terms of the DEEP field (DEEP-MODEL.md). This module is the one place that maps
-w <-> g. Reads apply read noise, faults and drift; programming goes through the device
-response, so conductances stay within each device's window.
+two terms of the DEEP field. This module holds the mapping w <-> g of training and of
+the circuits (``to_conductances``, ``to_weights``; deploy's inference mapping, one-sided
+on a per-cell zero, is ``hw/deploy.py``'s). Reads apply read noise, faults and drift;
+programming goes through the device response, so conductances stay within each
+device's window.
 
 Open cells (no connection, or pruned: ``Crossbar.open``) are disconnected by a per-cell
 select switch, since a device cannot be pulsed to 0 S. The switch is off for good once
@@ -274,8 +276,7 @@ class Crossbar:
     def programmed_weights(self) -> np.ndarray:
         """The weights the conductances hold, without read noise (K, N, N); 0 on open
         cells."""
-        Gp, Gm = self._switched(self.Gp, self.Gm)
-        return np.where(self.open, 0.0, to_weights(Gp, Gm, self.cfg.unit))
+        return self.weights(*self._switched(self.Gp, self.Gm))
 
     def read(self, rngs: list[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
         """A measurement of every device: ``reads`` reads averaged (drift to
@@ -295,7 +296,10 @@ class Crossbar:
         return self._switched(out[0], out[1])
 
     def read_weights(self, rngs) -> np.ndarray:
-        Gp, Gm = self.read(rngs)
+        return self.weights(*self.read(rngs))
+
+    def weights(self, Gp: np.ndarray, Gm: np.ndarray) -> np.ndarray:
+        """The weights conductances (K, N, N) stand for on this crossbar; 0 on open cells."""
         return np.where(self.open, 0.0, to_weights(Gp, Gm, self.cfg.unit))
 
     def field(self, Gp: np.ndarray, Gm: np.ndarray, model: str, b: np.ndarray, batch: int,
