@@ -1,21 +1,12 @@
-import numpy as np
 import pytest
 
-from models.topology import Topology
-
-XOR_X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=float)
+from deepxbar.tasks import make_task
 
 
 @pytest.fixture
 def xor_x():
-    return XOR_X.copy()
-
-
-def random_states(topo: Topology, X: np.ndarray, K: int, rng: np.random.Generator, high=0.1):
-    s0 = np.empty((K, X.shape[0], topo.n))
-    s0[..., : topo.n_in] = X
-    s0[..., topo.n_in:] = rng.uniform(0, high, (K, X.shape[0], topo.n - topo.n_in))
-    return s0
+    """The XOR inputs with their bias column (4, 3)."""
+    return make_task("xor").X
 
 
 def run_cli(*args, timeout: float = 300):

@@ -6,14 +6,15 @@ import pytest
 
 pytest.importorskip("brian2")
 
+from deepxbar.tasks import make_task  # noqa: E402
 from circuits.brian import Brian2Engine  # noqa: E402
 from models.dynamics import AffineField, deep_field  # noqa: E402
 from models.settle import settle  # noqa: E402
 from models.topology import Topology  # noqa: E402
-from models.training import TrainConfig, train  # noqa: E402
-from tests.conftest import XOR_X, random_states  # noqa: E402
+from models.training import TrainConfig, initial_states, train  # noqa: E402
 
-Y_XOR = np.array([[0.0], [1.0], [1.0], [0.0]])
+XOR_X, Y_XOR = make_task("xor").X, make_task("xor").Y
+
 TOL = 1e-9  # in units of V_fs
 
 
@@ -22,7 +23,7 @@ def _leaky_deep(seed=0, K=2, n_hidden=4, std=1.0, gamma=0.5):
     rng = np.random.default_rng(seed)
     t = Topology(3, n_hidden, 1)
     field = deep_field(t.init_weights(rng, K, std), XOR_X.shape[0], t.free_mask(), gamma)
-    return t, field, random_states(t, XOR_X, K, rng)
+    return t, field, initial_states(t, XOR_X, [rng] * K, 0.1)
 
 
 def _euler(field, s0, dt, steps):

@@ -4,6 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from deepxbar.tasks import make_task
 from hw.controller import hardware_rngs, train_on_crossbar
 from hw.crossbar import Crossbar, CrossbarConfig, to_conductances, to_weights
 from hw.devices import IDEAL, PRESETS
@@ -11,13 +12,16 @@ from hw.wires import nodal_solve_full
 from models.topology import Topology
 from models.training import TrainConfig, train
 
-Y_XOR = np.array([[0.0], [1.0], [1.0], [0.0]])
-DEFAULT = TrainConfig(n_hidden=5, gamma=1.0, beta=3.0, eta=300.0, init_std=0.1, drain=True,
+XOR_X, Y_XOR = make_task("xor").X, make_task("xor").Y
+
+# a small leaky DEEP config that trains in few epochs (not the project's default,
+# deepxbar.configs.DEFAULT_DEEP, which needs 1000 epochs)
+SMALL = TrainConfig(n_hidden=5, gamma=1.0, beta=3.0, eta=300.0, init_std=0.1, drain=True,
                       weight_decay=1e-3)
 
 
 @pytest.mark.parametrize("cfg", [
-    replace(DEFAULT, epochs=60, prune=True, l1=3e-4, prune_tol=0.05, prune_start=20),
+    replace(SMALL, epochs=60, prune=True, l1=3e-4, prune_tol=0.05, prune_start=20),
     TrainConfig(model="asym-ep", eta=1.0, epochs=40),
     TrainConfig(epochs=40),  # the paper's DEEP
 ])
@@ -44,7 +48,7 @@ def test_mapping_round_trip_is_exact_for_ideal():
 def test_conductances_stay_in_window_stuck_never_change_pruned_stay_zero(xor_x, name):
     dev = replace(PRESETS[name], stuck_min=0.1, stuck_max=0.1)
     hw = CrossbarConfig(device=dev, write_verify=1, drift_time=100.0)
-    cfg = replace(DEFAULT, epochs=40, prune=True, l1=1e-3, prune_tol=0.2, prune_start=5)
+    cfg = replace(SMALL, epochs=40, prune=True, l1=1e-3, prune_tol=0.2, prune_start=5)
     t = Topology(3, 5, 1)
     xbar, net, hist = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0, 1], hw)
     live = ~xbar.open
@@ -59,7 +63,7 @@ def test_conductances_stay_in_window_stuck_never_change_pruned_stay_zero(xor_x, 
 
 
 def test_pruned_cell_stays_open_through_later_updates(xor_x):
-    cfg = replace(DEFAULT, epochs=30, prune=True, l1=1e-3, prune_tol=0.2, prune_start=2)
+    cfg = replace(SMALL, epochs=30, prune=True, l1=1e-3, prune_tol=0.2, prune_start=2)
     t = Topology(3, 5, 1)
     xbar, _, hist = train_on_crossbar(t, cfg, xor_x, Y_XOR, [3], CrossbarConfig(device=PRESETS["ecram"]))
     # sparsity never decreases: an opened cell is never reprogrammed
@@ -98,10 +102,11 @@ def test_crossbar_config_validation(bad):
     assert str(e.value).startswith(f"{field} = ") and "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_ideal_hardware_equals_software_over_a_long_pruned_run(xor_x):
     # 700 epochs with the default pruning schedule: long enough for any rounding
     # difference in the reads to grow into a different network
-    cfg = replace(DEFAULT, epochs=700, prune=True, l1=3e-4, prune_tol=0.03, prune_start=400, prune_stop=600)
+    cfg = replace(SMALL, epochs=700, prune=True, l1=3e-4, prune_tol=0.03, prune_start=400, prune_stop=600)
     t = Topology(3, 5, 1)
     sw, _ = train(t, cfg, xor_x, Y_XOR, [0, 1])
     _, hw, _ = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0, 1], CrossbarConfig())
@@ -125,7 +130,7 @@ def test_controller_uses_the_engine_it_is_handed(xor_x):
 
 
 def test_training_with_wire_resistance_runs_and_differs_from_no_wires(xor_x):
-    cfg = replace(DEFAULT, epochs=20)
+    cfg = replace(SMALL, epochs=20)
     t = Topology(3, 5, 1)
     _, a, _ = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0], CrossbarConfig(device=PRESETS["ecram"]))
     _, b, h = train_on_crossbar(t, cfg, xor_x, Y_XOR, [0],

@@ -4,6 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from deepxbar.tasks import make_task
 from hw import deploy as D
 from hw.crossbar import Crossbar, CrossbarConfig, conductance_field
 from hw.devices import ECRAM, IDEAL, PCM, RRAM, sample_instances
@@ -14,8 +15,7 @@ from models.stability import local_certificate
 from models.topology import Topology
 from models.training import Network, TrainConfig, train
 
-X_AND = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=float)
-Y_AND = np.array([[0.0], [0.0], [0.0], [1.0]])
+X_AND, Y_AND = make_task("and").X, make_task("and").Y
 CFG = TrainConfig(n_hidden=5, gamma=1.0, beta=3.0, eta=300.0, init_std=0.1, drain=True,
                   weight_decay=1e-3, epochs=150)
 SEEDS = [0, 1]

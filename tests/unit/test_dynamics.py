@@ -2,14 +2,14 @@ import numpy as np
 
 from models.dynamics import asym_ep_field, deep_field, projected_residual
 from models.topology import Topology
-from tests.conftest import random_states
+from models.training import initial_states
 
 
 def test_deep_field_matches_the_sum_formula(xor_x):
     rng = np.random.default_rng(1)
     t = Topology(3, 4, 2)
     W = t.init_weights(rng, 2, 0.7)
-    s = random_states(t, xor_x, 2, rng, high=1.0)
+    s = initial_states(t, xor_x, [rng] * 2, 1.0)
     f = deep_field(W, 4, t.free_mask(), gamma=0.3)(s)
     for k in range(2):
         for b in range(4):
@@ -27,7 +27,7 @@ def test_nudge_and_asym_field(xor_x):
     t = Topology(3, 2, 1)
     W = t.init_weights(rng, 1, 0.5)
     bias = rng.normal(size=(1, t.n))
-    s = random_states(t, xor_x, 1, rng, high=1.0)
+    s = initial_states(t, xor_x, [rng] * 1, 1.0)
     y = np.array([[0.0], [1.0], [1.0], [0.0]])
     field = asym_ep_field(W, bias, 4, t.free_mask())
     f0 = field(s)

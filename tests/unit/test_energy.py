@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from deepxbar.tasks import make_task
 from circuits import energy
 from circuits.physics import C, DEFAULT, V_FS, Physical
 from hw.crossbar import Crossbar, CrossbarConfig
@@ -13,7 +14,8 @@ from hw.devices import PRESETS
 from models.dynamics import AffineField, deep_field
 from models.topology import Topology
 from models.training import initial_states
-from tests.conftest import XOR_X, random_states
+
+XOR_X, Y_XOR = make_task("xor").X, make_task("xor").Y
 
 G0 = DEFAULT.g0
 TAU = DEFAULT.tau
@@ -104,7 +106,7 @@ def test_energy_scales_as_c_vfs_squared_and_not_with_g0_latency_as_tau():
     t = Topology(3, 4, 1)
     W = t.init_weights(rng, 2, 0.5)
     field = deep_field(W, 4, t.free_mask(), 2.0)
-    s0 = random_states(t, XOR_X, 2, rng)
+    s0 = initial_states(t, XOR_X, [rng] * 2, 0.1)
 
     def run(phys):
         Gp, Gm = phys.g0 * np.maximum(W, 0), phys.g0 * np.maximum(-W, 0)  # the same weights
@@ -129,7 +131,7 @@ def test_compiled_kernel_matches_a_plain_numpy_trajectory():
     field = deep_field(W, B, t.free_mask(), 1.5)
     Gp = rng.uniform(0, 3e-5, (K, N, N))  # not the mapping of W: the energy only sees Gp + Gm
     Gm = rng.uniform(0, 3e-5, (K, N, N))
-    s0 = random_states(t, XOR_X, K, rng, high=0.5)
+    s0 = initial_states(t, XOR_X, [rng] * K, 0.5)
     dt, tol = 2e-3, 1e-3
     ph = energy.phase_energy(Gp, Gm, field, s0, dt=dt, settle_tol=tol)
     traj = [s0]
@@ -285,7 +287,7 @@ def test_device_energy_is_the_brian2_models_integral():
     t = Topology(3, 3, 1)
     W = t.init_weights(rng, 2, 0.8)
     field = deep_field(W, 4, t.free_mask(), 1.0)
-    s0 = random_states(t, XOR_X, 2, rng)
+    s0 = initial_states(t, XOR_X, [rng] * 2, 0.1)
     Gp, Gm = G0 * np.maximum(W, 0) + 2e-6, G0 * np.maximum(-W, 0) + 2e-6
     dt, steps = 0.01, 100
     eng = Brian2Engine(dt=dt, keep_trajectory=True)

@@ -4,7 +4,7 @@ from models.dynamics import deep_field
 from models.learning import apply_update, asym_ep_update, deep_update, sparsify
 from models.settle import settle
 from models.topology import Topology
-from tests.conftest import random_states
+from models.training import initial_states
 
 
 def test_deep_rule_equals_the_papers_double_sum(xor_x):
@@ -14,7 +14,7 @@ def test_deep_rule_equals_the_papers_double_sum(xor_x):
     t = Topology(3, 3, 1)
     W = t.init_weights(rng, 1, 0.8)
     field = deep_field(W, 4, t.free_mask()).nudged(10.0, np.array([[0.], [1.], [1.], [0.]]), t.output_mask())
-    s0 = random_states(t, xor_x, 1, rng, high=1.0)
+    s0 = initial_states(t, xor_x, [rng] * 1, 1.0)
     T2, beta0, beta1, eta = 60, 0.3, 1.0, 100.0
     r = settle(field, s0, solver="reference", steps=T2, accumulate=True, hebbian=True)
     got = deep_update(r.path, r.hebb, eta=eta, batch=4, t2=T2, beta0=beta0, beta1=beta1)

@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
+from deepxbar.tasks import make_task
 from circuits.netlist import (behavioural_deck, crossbar_deck, sanitise, settle_crossbar_spice,
                               settle_spice)
 from circuits.ngspice import NgspiceError, parse_raw, run_ngspice
@@ -15,8 +16,9 @@ from models.dynamics import AffineField, deep_field
 from models.settle import settle
 from models.topology import Topology
 
+XOR_X, Y_XOR = make_task("xor").X, make_task("xor").Y
+
 needs_spice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
-XOR_X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=float)
 TOPO = Topology(3, 3, 2)  # N = 8
 GAMMA = 0.5  # leaky DEEP: a unique, attracting equilibrium for these weights
 

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deepxbar.tasks import make_task
 from models.dynamics import deep_field
 from models.evaluation import basin_accuracy, evaluate, weight_noise_robustness
 from models.learning import limit_inhibition
@@ -15,8 +16,7 @@ from models.stability import gershgorin
 from models.topology import Topology
 from models.training import Network, Software, TrainConfig, field_of, new_networks, numpy_engine, perturbed, step, train
 
-XOR_X = np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], float)
-XOR_Y = np.array([[0], [1], [1], [0]], float)
+XOR_X, Y_XOR = make_task("xor").X, make_task("xor").Y
 
 
 @settings(max_examples=40, deadline=None)
@@ -74,15 +74,15 @@ def test_noise_aware_training_settles_on_noisy_weights_and_updates_the_clean_one
     # the noisy epoch: the same as a clean epoch run on the perturbed weights, with the
     # update applied to the clean ones (the rng stream: noise first, then the starts)
     rngs = [np.random.default_rng(1)]
-    new, _ = step(net, cfg, XOR_X, XOR_Y, rngs, 0, eng, Software(cfg, rngs).field(net, 4))
+    new, _ = step(net, cfg, XOR_X, Y_XOR, rngs, 0, eng, Software(cfg, rngs).field(net, 4))
     r = np.random.default_rng(1)
     noisy = perturbed(net, 0.2, [r])
-    on_noisy, _ = step(noisy, clean, XOR_X, XOR_Y, [r], 0, eng, field_of(noisy, clean, 4))
+    on_noisy, _ = step(noisy, clean, XOR_X, Y_XOR, [r], 0, eng, field_of(noisy, clean, 4))
     assert np.allclose(new.W - net.W, on_noisy.W - noisy.W, atol=1e-13)
     assert not np.allclose(noisy.W, net.W)
     # train_noise = 0 draws nothing extra: training is unchanged
-    a, _ = train(topo, clean, XOR_X, XOR_Y, [3])
-    b, _ = train(topo, replace(clean, train_noise=0.0), XOR_X, XOR_Y, [3])
+    a, _ = train(topo, clean, XOR_X, Y_XOR, [3])
+    b, _ = train(topo, replace(clean, train_noise=0.0), XOR_X, Y_XOR, [3])
     assert np.array_equal(a.W, b.W)
 
 
@@ -105,11 +105,11 @@ def _hand_xor():
 def test_basin_accuracy_and_weight_noise_on_a_known_network():
     topo, net = _hand_xor()
     cfg = TrainConfig(gamma=1.0)
-    ev = evaluate(net, cfg, XOR_X, XOR_Y, [0], 3)
+    ev = evaluate(net, cfg, XOR_X, Y_XOR, [0], 3)
     assert ev.correct.all() and ev.init_state == 0.1
     assert np.allclose(ev.outputs[0, 0, :, 0], [0.25, 0.75, 0.75, 0.35], atol=1e-8)
-    assert basin_accuracy(net, cfg, XOR_X, XOR_Y, [0])[0] == 1.0
-    rob = weight_noise_robustness(net, cfg, XOR_X, XOR_Y, [0], [0.0, 0.01, 3.0], trials=8)
+    assert basin_accuracy(net, cfg, XOR_X, Y_XOR, [0])[0] == 1.0
+    rob = weight_noise_robustness(net, cfg, XOR_X, Y_XOR, [0], [0.0, 0.01, 3.0], trials=8)
     # noise 0.01 moves the output by ~0.01 sqrt(5) << the 0.15 margin
     assert rob["all_correct"][0].all() and rob["all_correct"][1].all()
     assert rob["accuracy"][2].mean() < 0.9  # noise of 3 destroys it
@@ -117,4 +117,4 @@ def test_basin_accuracy_and_weight_noise_on_a_known_network():
     W = np.zeros_like(net.W)
     W[0, 2, 5] = 2.0
     wrong = Network(topo, W, net.b, net.alive)
-    assert basin_accuracy(wrong, cfg, XOR_X, XOR_Y, [0])[0] == 0.5
+    assert basin_accuracy(wrong, cfg, XOR_X, Y_XOR, [0])[0] == 0.5

@@ -6,7 +6,7 @@ import pytest
 from models.dynamics import AffineField, deep_field, residual_norm
 from models.settle import settle
 from models.topology import Topology
-from tests.conftest import random_states
+from models.training import initial_states
 
 
 def _setup(seed, n_hidden=5, std=1.0, K=6, gamma=0.0, X=None):
@@ -15,7 +15,7 @@ def _setup(seed, n_hidden=5, std=1.0, K=6, gamma=0.0, X=None):
     t = Topology(X.shape[1], n_hidden, 1)
     W = t.init_weights(rng, K, std)
     field = deep_field(W, X.shape[0], t.free_mask(), gamma)
-    return field, random_states(t, X, K, rng)
+    return field, initial_states(t, X, [rng] * K, 0.1)
 
 
 def test_reference_is_plain_fixed_step_euler():

@@ -3,10 +3,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from deepxbar.tasks import make_task
 from models.topology import Topology
 from models.training import TrainConfig, train
 
-Y_XOR = np.array([[0.0], [1.0], [1.0], [0.0]])
+XOR_X, Y_XOR = make_task("xor").X, make_task("xor").Y
 
 
 @pytest.mark.parametrize("model", ["deep", "asym-ep"])
