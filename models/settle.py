@@ -308,17 +308,18 @@ def _jump(x, cand, path, accumulate):  # pragma: no cover - compiled
     x[:] = cand
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulate, hebbian,
                      horizon, path, hebb, taken, res):  # pragma: no cover - compiled
     """Euler steps in place, one sample at a time: to ``polish_tol``, one polish, then
     on to ``tol`` if the polish was refused. ``taken`` counts steps, ``res`` gets the
-    final residual."""
+    final residual. The networks run in parallel threads (each network's samples in
+    order, in one thread: its sums come out the same whatever the threads)."""
     K, B, N = s.shape
-    f = np.empty(N)
-    new = np.empty(N)
-    cand = np.empty(N)
-    for k in range(K):
+    for k in numba.prange(K):
+        f = np.empty(N)
+        new = np.empty(N)
+        cand = np.empty(N)
         for b in range(B):
             x = s[k, b]
             polishing = polish_tol > tol

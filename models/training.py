@@ -61,6 +61,7 @@ class TrainConfig:
     solver: str = "fast"
     tol: float = 1e-9         # projected-residual tolerance of the fast solver
     max_steps: int = 10_000   # cap per sample and phase of the fast solver (10x T1; unconverged is reported)
+    paper_horizon: bool = False  # training phases stop at T1 / T2 steps if not settled, as the paper's (judging keeps max_steps)
 
     def __post_init__(self) -> None:
         choices = {"model": models.names(), "architecture": ARCHITECTURES, "solver": SOLVERS}
@@ -161,8 +162,16 @@ class Engine(Protocol):
 
 
 def numpy_engine(cfg: TrainConfig) -> Engine:
-    """The models/ solver (``cfg.solver``) as an engine."""
-    return partial(settle, solver=cfg.solver, dt=cfg.dt, tol=cfg.tol, max_steps=cfg.max_steps)
+    """The models/ solver (``cfg.solver``) as an engine; with ``cfg.paper_horizon`` a phase
+    of ``steps`` steps (T1 or T2) stops there when not settled, else at ``cfg.max_steps``."""
+    if not cfg.paper_horizon:
+        return partial(settle, solver=cfg.solver, dt=cfg.dt, tol=cfg.tol, max_steps=cfg.max_steps)
+
+    def engine(field: AffineField, s0: np.ndarray, *, steps: int, accumulate: bool = False,
+               hebbian: bool = False) -> SettleResult:
+        return settle(field, s0, solver=cfg.solver, dt=cfg.dt, steps=steps, tol=cfg.tol, max_steps=steps,
+                      accumulate=accumulate, hebbian=hebbian)
+    return engine
 
 
 HISTORY_KEYS = ("mse_free", "mse_nudged", "err_free", "err_nudged", "dw_norm", "residual_free",

@@ -69,3 +69,22 @@ def test_predict_threshold_and_one_hot_ties():
     from models.model import predict
     assert predict(np.array([[0.5], [0.49], [1.0]])).tolist() == [1, 0, 1]
     assert predict(np.array([[0.2, 0.9], [0.9, 0.2], [1.0, 1.0]])).tolist() == [1, 0, -1]
+
+
+def test_paper_horizon_stops_unsettled_training_phases_at_t1_as_the_paper():
+    """The paper config (seed 0, XOR) has free phases that never settle (limit cycles):
+    on the paper's horizon they stop at T1 = 1000 steps, as the notebooks' do, and
+    training follows the reference solver far more closely than with the 10x cap."""
+    from deepxbar.configs import preset
+    from deepxbar.tasks import make_task
+    task = make_task("xor")
+    cfg = replace(preset("paper", "deep", False).train, epochs=60)
+    assert cfg.paper_horizon
+    topo = Topology(task.n_in, cfg.n_hidden, task.n_out)
+    horizon, h = train(topo, cfg, task.X, task.Y, [0])
+    capped, hc = train(topo, replace(cfg, paper_horizon=False), task.X, task.Y, [0])
+    ref, _ = train(topo, replace(cfg, solver="reference"), task.X, task.Y, [0])
+    unsettled = h["residual_free"][:, 0] > cfg.tol
+    assert unsettled.sum() >= 10 and np.all(h["steps_free"][unsettled, 0] == cfg.t1)
+    assert h["steps_free"].max() == cfg.t1 and hc["steps_free"].max() > cfg.t1
+    assert np.abs(horizon.W - ref.W).max() < 0.2 * np.abs(capped.W - ref.W).max()
