@@ -9,6 +9,7 @@ stream id that keeps one kind of draw apart from every other:
 * ``PLOT`` (2): starts of the decision map, ``[seed, PLOT]``;
 * ``BASIN`` (3): starts over the whole box, ``[seed, BASIN, start]``;
 * ``NOISE`` (4): weight-noise draws of the robustness report, ``[seed, NOISE, sigma, trial]``;
+* ``SHUFFLE`` (5): the order of the samples in minibatch training, ``[seed, SHUFFLE]``;
 * ``HARDWARE`` (7): device variation and noise of hardware training, ``[seed, HARDWARE]``;
 * ``DEPLOY`` (12): chips and programming ``[seed, DEPLOY, 0]``, inference reads
   ``[seed, DEPLOY, 1, time, repeat]``, reference reads ``[seed, DEPLOY, 2, j]``;
@@ -23,6 +24,7 @@ EVAL = 1
 PLOT = 2
 BASIN = 3
 NOISE = 4
+SHUFFLE = 5
 HARDWARE = 7
 DEPLOY = 12
 ONCHIP = 13

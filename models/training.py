@@ -116,9 +116,9 @@ def field_of(net: Network, cfg: TrainConfig, batch: int) -> AffineField:
 
 def initial_states(topo: Topology, X: np.ndarray, rngs: list[np.random.Generator],
                    init_state: float) -> np.ndarray:
-    """Inputs clamped to X (B, n_in); other neurons ~ Uniform(0, init_state), one draw
-    per network from its own generator. Returns (K, B, N)."""
-    B = X.shape[0]
+    """Inputs clamped to X (B, n_in), or (K, B, n_in) per network; other neurons ~
+    Uniform(0, init_state), one draw per network from its own generator. Returns (K, B, N)."""
+    B = X.shape[-2]
     s0 = np.empty((len(rngs), B, topo.n))
     s0[..., topo.inputs] = X
     for k, rng in enumerate(rngs):
@@ -131,7 +131,7 @@ def free_phase(net: Network, cfg: TrainConfig, X: np.ndarray, rngs, solver: str 
                ) -> tuple[AffineField, SettleResult]:
     """The free phase from starts ~ Uniform(0, ``init_state``) (default the config's),
     on the network's own field or on ``field`` (e.g. read from hardware)."""
-    field = field if field is not None else field_of(net, cfg, X.shape[0])
+    field = field if field is not None else field_of(net, cfg, X.shape[-2])
     s0 = initial_states(net.topology, X, rngs, cfg.init_state if init_state is None else init_state)
     return field, settle(field, s0, solver=solver or cfg.solver, dt=cfg.dt, steps=cfg.t1,
                          tol=cfg.tol, max_steps=cfg.max_steps)
@@ -180,13 +180,13 @@ HISTORY_KEYS = ("mse_free", "mse_nudged", "err_free", "err_nudged", "dw_norm", "
 
 def step(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, rngs: list[np.random.Generator],
          epoch: int, engine: Engine, field: AffineField) -> tuple[Network, dict[str, np.ndarray]]:
-    """One update on the batch (X (B, n_in), Y (B, n_out)): the free phase from fresh
-    starts and the nudged phase on ``field`` (the substrate's), the model's update of
-    ``net``'s weights, L1 (in the pruning window), decay, clipping, the model's
+    """One update on the batch (X (B, n_in), Y (B, n_out), or per network (K, B, ...)):
+    the free phase from fresh starts and the nudged phase on ``field`` (the
+    substrate's), the model's update of ``net``'s weights, L1 (in the pruning window), decay, clipping, the model's
     constraint and pruning. Returns the network the update asks for and the metrics of
     :data:`HISTORY_KEYS`, each (K,)."""
     topo, model = net.topology, models.get(cfg.model)
-    B, out, free_mask = X.shape[0], topo.outputs, topo.free_mask()
+    B, out, free_mask = X.shape[-2], topo.outputs, topo.free_mask()
     free = engine(field, initial_states(topo, X, rngs, cfg.init_state), steps=cfg.t1)
     nudged = engine(field.nudged(cfg.beta, Y, topo.output_mask()), free.s, steps=cfg.t2,
                     accumulate=model.trajectory, hebbian=model.trajectory and cfg.beta0 != 0)
@@ -226,6 +226,23 @@ Batches = Callable[[int], Iterable[tuple[np.ndarray, np.ndarray]]]
 def full_batch(X: np.ndarray, Y: np.ndarray) -> Batches:
     """Every epoch one batch of all samples (the paper's training)."""
     return lambda epoch: ((X, Y),)
+
+
+def minibatches(X: np.ndarray, Y: np.ndarray, size: int, rngs: list[np.random.Generator]) -> Batches:
+    """Every epoch the samples of (X (S, n_in), Y (S, n_out)) in a fresh order per
+    network (``rngs``: one generator per network, e.g. the ``SHUFFLE`` stream), cut into
+    batches of ``size`` (the last one smaller when ``size`` does not divide S). A batch
+    is (K, b, n_in), (K, b, n_out): network k sees its own order."""
+    S = X.shape[0]
+    if not (isinstance(size, (int, np.integer)) and 1 <= size):
+        raise ValueError(f"batch size must be an integer >= 1; got {size!r}")
+
+    def batches(epoch: int):
+        order = np.stack([rng.permutation(S) for rng in rngs])  # (K, S)
+        for start in range(0, S, size):
+            idx = order[:, start:start + size]
+            yield X[idx], Y[idx]
+    return batches
 
 
 class Substrate(Protocol):
@@ -307,11 +324,11 @@ def train_loop(net: Network, cfg: TrainConfig, batches: Batches, rngs: list[np.r
     for epoch in range(cfg.epochs):
         rows, sizes = [], []
         for X, Y in batches(epoch):
-            target, row = step(net, cfg, X, Y, rngs, epoch, engine, substrate.field(net, X.shape[0]))
+            target, row = step(net, cfg, X, Y, rngs, epoch, engine, substrate.field(net, X.shape[-2]))
             row.update(substrate.apply(net, target))
             net = target
             rows.append(row)
-            sizes.append(X.shape[0])
+            sizes.append(X.shape[-2])
         row = combine(rows, sizes)
         for k, v in row.items():
             hist[k][epoch] = v

@@ -167,3 +167,38 @@ def test_a_new_rule_is_one_new_file(tmp_path, monkeypatch, xor_x):
         monkeypatch.undo()
         models.registry.cache_clear()
     assert "deep-copy" not in models.names()
+
+
+def test_minibatches_shuffle_per_network_and_cover_every_sample_once_per_epoch(xor_x):
+    from models.streams import SHUFFLE, generators
+    from models.training import minibatches
+    X = np.arange(10.0)[:, None] * np.ones((1, 3))
+    Y = np.arange(10.0)[:, None]
+    batches = minibatches(X, Y, 4, generators([0, 1], SHUFFLE))
+    for epoch in range(2):
+        got = list(batches(epoch))
+        assert [b[0].shape for b in got] == [(2, 4, 3), (2, 4, 3), (2, 2, 3)]
+        seen = np.concatenate([y[..., 0] for _, y in got], axis=1)  # (K, 10)
+        assert all(sorted(row) == list(range(10)) for row in seen.tolist())
+        assert all(np.array_equal(x[..., 0], y[..., 0]) for x, y in got)  # X and Y stay paired
+        assert not np.array_equal(seen[0], seen[1])  # each network its own order
+    with pytest.raises(ValueError, match="batch size"):
+        minibatches(X, Y, 0, generators([0], SHUFFLE))
+
+
+def test_minibatch_training_of_several_networks_equals_each_alone(xor_x):
+    from models.streams import SHUFFLE, generators
+    from models.training import minibatches
+    Y = np.array([[0.0], [1.0], [1.0], [1.0]])
+    cfg = TrainConfig(epochs=6, gamma=1.0, eta=50.0)
+
+    def run(seeds):
+        rngs = generators(seeds)
+        return train_loop(new_networks(TOPO, cfg, rngs), cfg, minibatches(xor_x, Y, 3, generators(seeds, SHUFFLE)),
+                          rngs, Software(cfg, rngs))
+
+    both, hist = run([0, 1])
+    for k, seed in enumerate([0, 1]):
+        one, h1 = run([seed])
+        assert np.allclose(one.W[0], both.W[k], atol=1e-12)
+        assert np.allclose(h1["mse_free"][:, 0], hist["mse_free"][:, k], atol=1e-12)
