@@ -24,8 +24,8 @@ import numpy as np
 from models.dynamics import AffineField
 from models.streams import HARDWARE, generators
 from models.topology import Topology
-from models.training import (Engine, EpochCallback, Network, TrainConfig, full_batch, new_networks,
-                             train_loop)
+from models.training import (Batches, Engine, EpochCallback, Judge, Network, TrainConfig, full_batch,
+                             new_networks, train_loop)
 
 from .crossbar import Crossbar, CrossbarConfig
 
@@ -64,9 +64,11 @@ class OnCrossbar:
 
 def train_on_crossbar(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
                       seeds: list[int], hw: CrossbarConfig, engine: Engine | None = None,
-                      on_epoch: EpochCallback | None = None
-                      ) -> tuple[Crossbar, Network, dict[str, np.ndarray]]:
-    """Train one network per seed on its own crossbar, full batch.
+                      on_epoch: EpochCallback | None = None, batches: Batches | None = None,
+                      judge: Judge | None = None) -> tuple[Crossbar, Network, dict[str, np.ndarray]]:
+    """Train one network per seed on its own crossbar; ``batches`` (default: the full
+    batch; the controller programs the crossbar after every batch) and ``judge`` as in
+    ``models.training.train_loop``.
 
     Returns the crossbars (final conductances), the trained networks (the weights the
     conductances hold, without read noise) and the history of ``models.training.train``
@@ -76,5 +78,6 @@ def train_on_crossbar(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.nda
     hw_rngs = hardware_rngs(seeds)
     net = new_networks(topo, cfg, rngs)
     xbar = Crossbar.build(hw, topo, net.W, hw_rngs)
-    trained, hist = train_loop(net, cfg, full_batch(X, Y), rngs, OnCrossbar(xbar, cfg, hw_rngs), engine, on_epoch)
+    trained, hist = train_loop(net, cfg, batches or full_batch(X, Y), rngs, OnCrossbar(xbar, cfg, hw_rngs), engine,
+                               on_epoch, judge)
     return xbar, trained, hist

@@ -309,15 +309,18 @@ def combine(rows: list[dict[str, np.ndarray]], sizes: list[int]) -> dict[str, np
 
 
 EpochCallback = Callable[[int, dict], None]
+Judge = Callable[[Network], dict[str, np.ndarray]]
+"""Metrics of the networks as the substrate holds them after an epoch, each (K,)."""
 
 
 def train_loop(net: Network, cfg: TrainConfig, batches: Batches, rngs: list[np.random.Generator],
-               substrate: Substrate, engine: Engine | None = None, on_epoch: EpochCallback | None = None
-               ) -> tuple[Network, dict[str, np.ndarray]]:
+               substrate: Substrate, engine: Engine | None = None, on_epoch: EpochCallback | None = None,
+               judge: Judge | None = None) -> tuple[Network, dict[str, np.ndarray]]:
     """``cfg.epochs`` epochs of ``step`` over ``batches`` on ``substrate``, from ``net``.
     Returns the trained networks (``substrate.result``) and the history: every metric of
-    :data:`HISTORY_KEYS` and ``substrate.keys``, (epochs, K), one row per epoch
-    (``combine`` of its batches). ``on_epoch(epoch, row)`` after every epoch."""
+    :data:`HISTORY_KEYS`, ``substrate.keys`` and ``judge``, (epochs, K), one row per
+    epoch (``combine`` of its batches, then ``judge`` of the networks). ``on_epoch(epoch,
+    row)`` after every epoch."""
     engine = engine or numpy_engine(cfg)
     K = len(rngs)
     hist = {k: np.zeros((cfg.epochs, K)) for k in (*HISTORY_KEYS, *substrate.keys)}
@@ -330,18 +333,21 @@ def train_loop(net: Network, cfg: TrainConfig, batches: Batches, rngs: list[np.r
             rows.append(row)
             sizes.append(X.shape[-2])
         row = combine(rows, sizes)
+        if judge is not None:
+            row.update(judge(substrate.result(net)))
         for k, v in row.items():
-            hist[k][epoch] = v
+            hist.setdefault(k, np.zeros((cfg.epochs, K)))[epoch] = v
         if on_epoch is not None:
             on_epoch(epoch, row)
     return substrate.result(net), hist
 
 
 def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds: list[int],
-          on_epoch: EpochCallback | None = None, engine: Engine | None = None
-          ) -> tuple[Network, dict[str, np.ndarray]]:
-    """Train one network per seed on (X (B, n_in), Y (B, n_out)) in software, full batch,
-    all seeds in one batch of networks.
+          on_epoch: EpochCallback | None = None, engine: Engine | None = None,
+          batches: Batches | None = None, judge: Judge | None = None) -> tuple[Network, dict[str, np.ndarray]]:
+    """Train one network per seed on (X (B, n_in), Y (B, n_out)) in software, all seeds in
+    one batch of networks; ``batches`` (default: the full batch, the paper's) and
+    ``judge`` as in ``train_loop``.
 
     The history, each entry (epochs, K): ``mse_free``, ``mse_nudged`` (sum of squared
     output errors / 2 / B, as the paper), ``err_free``, ``err_nudged`` (fraction
@@ -351,5 +357,5 @@ def train(topo: Topology, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, seeds:
     of allowed connections removed).
     """
     rngs = generators(seeds)
-    return train_loop(new_networks(topo, cfg, rngs), cfg, full_batch(X, Y), rngs, Software(cfg, rngs),
-                      engine, on_epoch)
+    return train_loop(new_networks(topo, cfg, rngs), cfg, batches or full_batch(X, Y), rngs,
+                      Software(cfg, rngs), engine, on_epoch, judge)
