@@ -602,7 +602,8 @@ def assumptions(model: PulseModel, settle_tol: float = SETTLE_TOL) -> dict[str, 
 
 def report(xbar, field_free: AffineField, s0: np.ndarray, pulses, *, targets: np.ndarray | None = None,
            beta: float | None = None, dt: float | None = None, settle_tol: float = SETTLE_TOL,
-           fj_per_mac: float = PERIPHERY_FJ_PER_MAC, model: PulseModel | None = None) -> dict:
+           fj_per_mac: float = PERIPHERY_FJ_PER_MAC, model: PulseModel | None = None,
+           samples_per_epoch: int | None = None) -> dict:
     """Energy and latency of a network trained on ``xbar`` (a ``hw.crossbar.Crossbar``).
 
     ``field_free`` the free-phase field on its conductances (e.g. ``xbar.field(...)``),
@@ -612,13 +613,15 @@ def report(xbar, field_free: AffineField, s0: np.ndarray, pulses, *, targets: np
     inference, mean over networks and samples), ``inference_latency_s`` (mean),
     ``programming_j_per_epoch``, ``training_j_total`` (per network, mean), the device /
     periphery split (``periphery_j_per_inference``, never added), the training parts and
-    ``assumptions`` (strings with sources).
+    ``assumptions`` (strings with sources). ``samples_per_epoch``: the samples an epoch
+    settles when ``s0`` holds only some of them (their mean settling energy is scaled up).
     """
     model = _model_for(xbar, model)
     phases, free, nudged = settle_energy_per_epoch(xbar, field_free, s0, targets, beta, dt=dt,
                                                    settle_tol=settle_tol)
     out = inference_report(xbar, field_free, s0, fj_per_mac=fj_per_mac, phase=free)
-    train = training_energy(xbar, pulses, settle_j_per_epoch=phases["j"], model=model)
+    per_epoch = phases["j"] if samples_per_epoch is None else phases["j"] * samples_per_epoch / s0.shape[-2]
+    train = training_energy(xbar, pulses, settle_j_per_epoch=per_epoch, model=model)
     out.update(train)
     out["settle_s_per_epoch"] = _json(phases["s"].mean())
     out["settle_includes_nudged"] = nudged is not None

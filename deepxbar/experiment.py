@@ -1,4 +1,10 @@
-"""One training experiment: train K seeds in one batch, judge them, summarise."""
+"""One training experiment: train K seeds in one batch, judge them, summarise.
+
+Logic tasks are judged as the paper judges them: every pattern right and settled on
+repeated free phases, basin accuracy, stability at every equilibrium. Data sets
+(``deepxbar.data``) are judged by accuracy: per epoch on the training and the test part
+(one free phase from the evaluation starts), at the end on the test part, with the
+stability report on its first ``STABILITY_SAMPLES`` samples."""
 from __future__ import annotations
 
 import time
@@ -9,9 +15,9 @@ from tqdm import tqdm
 
 from models.evaluation import (BASIN_STARTS, Evaluation, StabilityReport, basin_accuracy, evaluate,
                                stability_report)
-from models.streams import EVAL, generators
+from models.streams import EVAL, SHUFFLE, generators
 from models.topology import Topology
-from models.training import Network, TrainConfig, initial_states, train
+from models.training import Network, TrainConfig, initial_states, minibatches, train
 from hw.controller import train_on_crossbar
 from hw.crossbar import Crossbar, CrossbarConfig, fit_weight_range
 from hw.deploy import onchip_field_source
@@ -19,6 +25,8 @@ from hw.deploy import onchip_field_source
 from .tasks import Task
 
 REPEATS = 10  # fresh free phases per seed when judging success
+STABILITY_SAMPLES = 32  # data sets: test samples whose equilibria get the local certificate
+ENERGY_SAMPLES = 16  # data sets: test samples of the energy report
 @dataclass
 class Experiment:
     task: Task
@@ -28,7 +36,7 @@ class Experiment:
     history: dict[str, np.ndarray]
     evaluation: Evaluation
     stability: list[StabilityReport]
-    basin: np.ndarray  # (K,) accuracy from starts over the whole box
+    basin: np.ndarray | None  # (K,) accuracy from starts over the whole box (logic tasks)
     wall_seconds: float
     crossbar: Crossbar | None = None
     onchip: Evaluation | None = None  # evaluation on the crossbar as it ends (hardware runs)
@@ -38,12 +46,34 @@ class Experiment:
     def topology(self) -> Topology:
         return self.net.topology
 
+    @property
+    def data_set(self) -> bool:
+        return is_data_set(self.task)
+
+
+def is_data_set(task) -> bool:
+    """A data set (train and test parts) rather than a logic task."""
+    return hasattr(task, "X_test")
+
+
+def accuracies(cfg: TrainConfig, task, seeds: list[int]):
+    """The judge of a data-set run: per network, the accuracy of one free phase from the
+    evaluation starts on the training part and on the test part."""
+    def judge(net: Network) -> dict[str, np.ndarray]:
+        return {"train_accuracy": evaluate(net, cfg, task.X, task.Y, seeds, 1).accuracy,
+                "test_accuracy": evaluate(net, cfg, task.X_test, task.Y_test, seeds, 1).accuracy}
+    return judge
+
 
 def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
-        hw: CrossbarConfig | None = None, engine=None) -> Experiment:
+        hw: CrossbarConfig | None = None, engine=None, batch_size: int | None = None) -> Experiment:
     """Train (in software, or on crossbars when ``hw`` is given) with ``engine``
-    settling the phases (``circuits.engines``; default: the models/ solver), then judge."""
+    settling the phases (``circuits.engines``; default: the models/ solver), in
+    minibatches of ``batch_size`` (default: the full batch), then judge."""
     topo = Topology(task.n_in, cfg.n_hidden, task.n_out, cfg.architecture)
+    data = is_data_set(task)
+    batches = None if batch_size is None else minibatches(task.X, task.Y, batch_size, generators(seeds, SHUFFLE))
+    judge = accuracies(cfg, task, seeds) if data else None
     if hw is not None:
         hw = fit_weight_range(hw, cfg.weight_clip)
     start = time.perf_counter()
@@ -51,38 +81,51 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
               disable=not progress, leave=False) as bar:
         def tick(epoch: int, row: dict) -> None:
             bar.update(1)
-            if epoch % 10 == 0 or epoch == cfg.epochs - 1:
+            if data:
+                bar.set_postfix(train=f"{row['train_accuracy'].mean():.3f}", test=f"{row['test_accuracy'].mean():.3f}")
+            elif epoch % 10 == 0 or epoch == cfg.epochs - 1:
                 bar.set_postfix(err=f"{row['err_free'].mean():.2f}", mse=f"{row['mse_free'].mean():.3g}")
 
         xbar = None
         if hw is None:
-            net, hist = train(topo, cfg, task.X, task.Y, seeds, on_epoch=tick, engine=engine)
+            net, hist = train(topo, cfg, task.X, task.Y, seeds, on_epoch=tick, engine=engine, batches=batches,
+                              judge=judge)
         else:
             xbar, net, hist = train_on_crossbar(topo, cfg, task.X, task.Y, seeds, hw, engine=engine,
-                                                on_epoch=tick)
+                                                on_epoch=tick, batches=batches, judge=judge)
     wall = time.perf_counter() - start
-    ev = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS)
-    stab = stability_report(net, cfg, task.X, seeds, REPEATS, ev if cfg.solver == "fast" else None)
-    basin = basin_accuracy(net, cfg, task.X, task.Y, seeds)
+    # logic tasks: every pattern, REPEATS starts; data sets: the test part, one start each
+    X, Y, repeats = (task.X_test, task.Y_test, 1) if data else (task.X, task.Y, REPEATS)
+    ev = evaluate(net, cfg, X, Y, seeds, repeats)
+    if data:
+        few = slice(0, STABILITY_SAMPLES)
+        stab = stability_report(net, cfg, X[few], seeds, 1)
+        basin = None
+    else:
+        stab = stability_report(net, cfg, X, seeds, repeats, ev if cfg.solver == "fast" else None)
+        basin = basin_accuracy(net, cfg, X, Y, seeds)
     onchip = energy = None
     if xbar is not None:  # the same starts, on the chip: a fresh read per inference, wires, drift
-        onchip = evaluate(net, cfg, task.X, task.Y, seeds, REPEATS, field=onchip_field_source(
-            xbar, cfg.model, net.b, task.X.shape[0], cfg.gamma, seeds))
-        energy = energy_report(xbar, net, cfg, task, seeds, hist["pulses"])
+        onchip = evaluate(net, cfg, X, Y, seeds, repeats, field=onchip_field_source(
+            xbar, cfg.model, net.b, X.shape[0], cfg.gamma, seeds))
+        shown = slice(0, ENERGY_SAMPLES) if data else slice(None)
+        energy = energy_report(xbar, net, cfg, X[shown], Y[shown], seeds, hist["pulses"], len(task.X))
     return Experiment(task, cfg, seeds, net, hist, ev, stab, basin, wall, xbar, onchip, energy)
 
 
-def energy_report(xbar: Crossbar, net: Network, cfg: TrainConfig, task: Task, seeds: list[int],
-                  pulses: np.ndarray) -> dict:
+def energy_report(xbar: Crossbar, net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray,
+                  seeds: list[int], pulses: np.ndarray, samples_per_epoch: int) -> dict:
     """``circuits.energy.report`` of a crossbar as the run ends: its conductances as
-    programmed (no drift, no read noise) with its wires, the free phase from the first
-    evaluation starts, the nudged phase toward the targets, the pulses of every epoch."""
+    programmed (no drift, no read noise) with its wires, the free phase of the samples
+    (X, Y) from the first evaluation starts, the nudged phase toward their targets, the
+    pulses of every epoch; an epoch settles ``samples_per_epoch`` samples."""
     from circuits.energy import report
 
     rngs = generators(seeds, EVAL, 0)
-    s0 = initial_states(net.topology, task.X, rngs, cfg.init_state)
-    field = xbar.field(*xbar.state(), cfg.model, net.b, task.X.shape[0], cfg.gamma)
-    return report(xbar, field, s0, pulses, targets=task.Y, beta=cfg.beta)
+    s0 = initial_states(net.topology, X, rngs, cfg.init_state)
+    field = xbar.field(*xbar.state(), cfg.model, net.b, X.shape[0], cfg.gamma)
+    return report(xbar, field, s0, pulses, targets=Y, beta=cfg.beta,
+                  samples_per_epoch=None if samples_per_epoch == len(X) else samples_per_epoch)
 
 
 def epochs_to_zero(err: np.ndarray) -> int | None:
@@ -122,7 +165,55 @@ def conditions(cfg: TrainConfig, repeats: int) -> dict:
     }
 
 
+def data_summary(exp: Experiment, model_name: str, config_name: str) -> dict:
+    """The summary of a data-set run: accuracies, stability on the first test samples."""
+    allowed = exp.topology.mask()
+    task, hist = exp.task, exp.history
+    per_seed = []
+    for k, seed in enumerate(exp.seeds):
+        st = exp.stability[k]
+        per_seed.append({
+            "seed": int(seed),
+            "train_accuracy": float(hist["train_accuracy"][-1, k]),
+            "test_accuracy": float(exp.evaluation.accuracy[k]),
+            "best_test_accuracy": float(hist["test_accuracy"][:, k].max()),
+            "stable": st.stable,
+            "gershgorin": st.gershgorin,
+            "spectral_abscissa_global": st.spectral_abscissa_global,
+            "spectral_abscissa_local_max": st.spectral_abscissa_local_max,
+            "sparsity": float(((exp.net.W[k] == 0) & allowed).sum() / allowed.sum()),
+        })
+        if exp.onchip is not None:
+            per_seed[-1]["onchip_test_accuracy"] = float(exp.onchip.accuracy[k])
+    out = {
+        "task": task.name, "model": model_name, "one_hot": True, "config": config_name,
+        "solver": exp.cfg.solver, "seeds": [int(s) for s in exp.seeds],
+        "data": {"name": task.name, "classes": list(task.classes), "features": task.n_data_inputs,
+                 "train_samples": len(task.X), "test_samples": len(task.X_test), "split_seed": task.split_seed,
+                 "test_fraction": task.test_fraction},
+        "train_accuracy_mean": float(np.mean([p["train_accuracy"] for p in per_seed])),
+        "test_accuracy_mean": float(np.mean([p["test_accuracy"] for p in per_seed])),
+        "stable_rate": float(np.mean([p["stable"] for p in per_seed])),
+        "conditions": {
+            "starts": f"non-input neurons ~ Uniform(0, {exp.cfg.init_state:g}), one free phase per sample "
+                      "from the evaluation starts",
+            "accuracy": "fraction of samples whose output argmax is the class and whose phase settled",
+            "stable": f"the local certificate at the equilibria of the first {STABILITY_SAMPLES} test samples",
+            "weights": "as trained (no noise, no drift, no wires)",
+        },
+        "wall_seconds": round(exp.wall_seconds, 4),
+        "per_seed": per_seed,
+    }
+    if exp.energy is not None:
+        out["energy"] = exp.energy
+    if exp.onchip is not None:
+        out["onchip_test_accuracy_mean"] = float(exp.onchip.accuracy.mean())
+    return out
+
+
 def summary(exp: Experiment, model_name: str, config_name: str) -> dict:
+    if exp.data_set:
+        return data_summary(exp, model_name, config_name)
     topo = exp.topology
     allowed = topo.mask()
     ev = exp.evaluation
