@@ -13,7 +13,7 @@ gives exactly the networks that K separate runs give.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from functools import partial
 from typing import Callable, Iterable, Protocol
 
@@ -41,6 +41,7 @@ class TrainConfig:
     t2: int = 1000            # nudged-phase steps (and the rule's normalisation)
     beta: float = 10.0        # nudging strength
     eta: float = 100.0        # learning rate (the paper's dt_W)
+    eta_final: float | None = None  # learning rate of the last epoch, reached geometrically from eta (None: constant)
     beta0: float = 0.0        # DEEP rule: weight of s_i s_j
     beta1: float = 1.0        # DEEP rule: weight of s_i ds_j
     gamma: float = 0.0        # leak (Costa & Santos 2025); 0 is the paper's DEEP
@@ -82,6 +83,9 @@ class TrainConfig:
         if self.weight_clip is not None and not (isinstance(self.weight_clip, (int, float))
                                                  and math.isfinite(self.weight_clip) and self.weight_clip > 0):
             raise ValueError(f"weight_clip must be a finite number > 0 or None; got {self.weight_clip!r}")
+        if self.eta_final is not None and not (isinstance(self.eta_final, (int, float))
+                                               and math.isfinite(self.eta_final) and self.eta_final > 0):
+            raise ValueError(f"eta_final must be a finite number > 0 or None; got {self.eta_final!r}")
         if self.max_inhibition is not None and not (isinstance(self.max_inhibition, (int, float))
                                                     and math.isfinite(self.max_inhibition) and self.max_inhibition >= 0):
             raise ValueError(f"max_inhibition must be a finite number >= 0 or None; got {self.max_inhibition!r}")
@@ -93,6 +97,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def learning_rate(self, epoch: int) -> float:
+        """eta at ``epoch``: constant, or from eta to eta_final geometrically over the epochs."""
+        if self.eta_final is None or self.epochs == 1:
+            return self.eta
+        return self.eta * (self.eta_final / self.eta) ** (epoch / (self.epochs - 1))
 
 
 @dataclass
@@ -190,7 +200,7 @@ def step(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, rngs: lis
     free = engine(field, initial_states(topo, X, rngs, cfg.init_state), steps=cfg.t1)
     nudged = engine(field.nudged(cfg.beta, Y, topo.output_mask()), free.s, steps=cfg.t2,
                     accumulate=model.trajectory, hebbian=model.trajectory and cfg.beta0 != 0)
-    dW, db = model.update(free, nudged, cfg, B)
+    dW, db = model.update(free, nudged, cfg if cfg.eta_final is None else replace(cfg, eta=cfg.learning_rate(epoch)), B)
     late = cfg.prune_start <= epoch < (cfg.prune_stop or cfg.epochs)
     W_new = apply_update(net.W, dW, net.alive, l1=cfg.l1 if late else 0.0, sign=cfg.sign)
     W_new *= 1.0 - cfg.weight_decay

@@ -88,3 +88,18 @@ def test_paper_horizon_stops_unsettled_training_phases_at_t1_as_the_paper():
     assert unsettled.sum() >= 10 and np.all(h["steps_free"][unsettled, 0] == cfg.t1)
     assert h["steps_free"].max() == cfg.t1 and hc["steps_free"].max() > cfg.t1
     assert np.abs(horizon.W - ref.W).max() < 0.2 * np.abs(capped.W - ref.W).max()
+
+
+def test_learning_rate_schedule_reaches_eta_final_geometrically(xor_x):
+    cfg = TrainConfig(epochs=5, eta=100.0, eta_final=1.0)
+    assert np.allclose([cfg.learning_rate(e) for e in range(5)], [100, 10 ** 1.5, 10, 10 ** 0.5, 1])
+    assert TrainConfig(eta=7.0).learning_rate(3) == 7.0
+    with pytest.raises(ValueError, match="eta_final"):
+        TrainConfig(eta_final=float("nan"))
+    # the same eta at every epoch trains exactly as the constant rate; a decaying one slows the late updates
+    t = Topology(3, 4, 1)
+    const, h = train(t, TrainConfig(epochs=20, gamma=1.0), xor_x, Y_XOR, [0])
+    same, _ = train(t, TrainConfig(epochs=20, gamma=1.0, eta_final=100.0), xor_x, Y_XOR, [0])
+    assert np.array_equal(const.W, same.W)
+    _, hd = train(t, TrainConfig(epochs=20, gamma=1.0, eta_final=1.0), xor_x, Y_XOR, [0])
+    assert hd["dw_norm"][-1, 0] < 0.1 * h["dw_norm"][-1, 0]
