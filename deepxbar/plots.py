@@ -14,6 +14,8 @@ from models.topology import Topology  # noqa: E402
 from models.training import Network, TrainConfig, free_phase  # noqa: E402
 
 MAX_PANELS = 4  # seeds shown side by side
+GRAPH_MAX_NEURONS = 40  # larger networks: the weight matrix instead of the graph (edges unreadable)
+LABEL_MAX_NEURONS = 40  # larger networks: no per-neuron tick labels
 
 
 def _band(ax, y: np.ndarray, label: str, color: str) -> None:
@@ -66,9 +68,14 @@ def weight_matrices(net: Network, seeds: list[int], path: Path, bias_input: bool
     names = _labels(topo, bias_input)
     for k, ax in enumerate(axes[0]):
         W = np.where(topo.mask(), net.W[k], np.nan)  # grey where no connection may exist
-        im = ax.imshow(W, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-        ax.set_xticks(range(topo.n), names, rotation=90, fontsize=7)
-        ax.set_yticks(range(topo.n), names, fontsize=7)
+        im = ax.imshow(W, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        if topo.n <= LABEL_MAX_NEURONS:
+            ax.set_xticks(range(topo.n), names, rotation=90, fontsize=7)
+            ax.set_yticks(range(topo.n), names, fontsize=7)
+        else:  # the layer boundaries instead of every neuron
+            for edge in (topo.n_in - 0.5, topo.n_in + topo.n_hidden - 0.5):
+                ax.axhline(edge, color="k", lw=0.5)
+                ax.axvline(edge, color="k", lw=0.5)
         ax.set(title=f"seed {seeds[k]}", xlabel="to neuron j", ylabel="from neuron i")
     fig.colorbar(im, ax=axes[0].tolist(), label="W[i, j]")
     fig.savefig(path, dpi=100)
@@ -86,8 +93,13 @@ def _positions(topo: Topology) -> np.ndarray:
 
 def network_graphs(net: Network, seeds: list[int], path: Path, bias_input: bool) -> None:
     """Directed graph per seed: red positive, blue negative, width ~ |W|; removed
-    (pruned or zero) connections are not drawn."""
+    (pruned or zero) connections are not drawn. Networks of more than
+    ``GRAPH_MAX_NEURONS`` neurons get the weight matrix instead (their edges would be an
+    unreadable blot and take minutes to draw)."""
     topo = net.topology
+    if topo.n > GRAPH_MAX_NEURONS:
+        weight_matrices(net, seeds, path, bias_input)
+        return
     K = min(len(seeds), MAX_PANELS)
     pos = _positions(topo)
     names = _labels(topo, bias_input)
