@@ -168,3 +168,65 @@ def conductance_histogram(xbar, path: Path) -> None:
     ax.legend()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def accuracy_curves(history: dict[str, np.ndarray], path: Path, title: str) -> None:
+    """Train and test accuracy per epoch (median over seeds, min..max band)."""
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    _band(ax, history["train_accuracy"], "train", "C0")
+    _band(ax, history["test_accuracy"], "test", "C1")
+    ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title=f"{title} (median over seeds, band = min..max)")
+    ax.legend(loc="lower right")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def confusion_counts(outputs: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """(n_out, n_out) counts over seeds and samples: [true class, argmax of the outputs]."""
+    n = Y.shape[1]
+    true = np.argmax(Y, axis=1)
+    counts = np.zeros((n, n), int)
+    for pred in np.argmax(outputs, axis=-1):
+        np.add.at(counts, (true, pred), 1)
+    return counts
+
+
+def confusion_matrix(outputs: np.ndarray, Y: np.ndarray, classes, path: Path, title: str) -> None:
+    """Test-set confusion matrix summed over seeds: rows the true class, columns the
+    predicted one (argmax of the outputs (K, B, n_out); an unsettled or tied sample counts
+    as its argmax)."""
+    counts = confusion_counts(outputs, Y)
+    n = counts.shape[0]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * n, 1 + 0.45 * n), constrained_layout=True)
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), c in np.ndenumerate(counts):
+        if c:
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=7,
+                    color="white" if c > counts.max() / 2 else "black")
+    ticks = [str(c) for c in classes]
+    ax.set_xticks(range(n), ticks, rotation=90 if n > 10 else 0, fontsize=7)
+    ax.set_yticks(range(n), ticks, fontsize=7)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def input_weight_images(net: Network, seed_index: int, side: int, path: Path, shown: int = 32) -> None:
+    """The input weights of the first ``shown`` hidden units of one network as
+    ``side x side`` images (digits: 8 x 8), each on its own symmetric colour scale."""
+    topo = net.topology
+    W = net.W[seed_index][: side * side, topo.n_in:topo.n_in + topo.n_hidden]  # data inputs -> hidden
+    m = min(shown, W.shape[1])
+    cols = min(8, m)
+    rows = -(-m // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows), squeeze=False, constrained_layout=True)
+    for u, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if u < m:
+            img = W[:, u].reshape(side, side)
+            v = max(np.abs(img).max(), 1e-12)
+            ax.imshow(img, cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+            ax.set_title(f"h{u}", fontsize=7)
+    fig.suptitle("input weights of hidden units (red excites, blue inhibits)", fontsize=9)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -29,3 +29,19 @@ def test_large_networks_get_the_weight_matrix_instead(tmp_path, monkeypatch):
     net = new_networks(Topology(3, plots.GRAPH_MAX_NEURONS, 1), TrainConfig(), [np.random.default_rng(0)])
     plots.network_graphs(net, [0], tmp_path / "g.png", True)
     assert drawn == [] and (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_confusion_counts_and_the_data_set_plots(tmp_path):
+    Y = np.eye(3)[[0, 1, 2, 2]]
+    out = np.array([[[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.6, 0.1, 0.3]],
+                    [[0.9, 0.1, 0.0], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.1, 0.1, 0.9]]])  # (K=2, B=4, 3)
+    counts = plots.confusion_counts(out, Y)
+    assert counts.tolist() == [[2, 0, 0], [1, 1, 0], [1, 0, 3]] and counts.sum() == 8
+    plots.confusion_matrix(out, Y, ["a", "b", "c"], tmp_path / "c.png", "test")
+    net = new_networks(Topology(65, 12, 10, "layered"), TrainConfig(n_hidden=12, architecture="layered"),
+                       [np.random.default_rng(0)])
+    plots.input_weight_images(net, 0, 8, tmp_path / "w.png")
+    hist = {"train_accuracy": np.random.default_rng(0).uniform(size=(5, 2)),
+            "test_accuracy": np.random.default_rng(1).uniform(size=(5, 2))}
+    plots.accuracy_curves(hist, tmp_path / "a.png", "iris")
+    assert all((tmp_path / f).stat().st_size > 1000 for f in ("c.png", "w.png", "a.png"))
