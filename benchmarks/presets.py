@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     seeds = list(range(args.seeds))
     pre = preset("default", "deep", False)
-    print(f"| preset | AND | OR | XOR | XOR on the chip | XOR --prune (sparsity) | P(stable) XOR | accuracy of instances | wall s |")
+    print("| preset | AND | OR | XOR | XOR on the chip | XOR --prune (sparsity) | P(stable) XOR | accuracy of instances | wall s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, dev in PRESETS.items():
         start = time.perf_counter()

@@ -15,6 +15,7 @@ class Preset:
     """A training config plus the task-level choices and pruning settings that go with it."""
 
     train: TrainConfig
+    batch_size: int | None = None  # minibatch size (None: the full batch, the paper's case)
     bias_input: bool = True  # the paper's asym-EP notebook has no bias column (it has b)
     # what --prune switches on (besides prune=True); --l1 overrides the l1 here
     prune_settings: dict = field(default_factory=lambda: {"l1": PAPER_L1})
@@ -75,6 +76,31 @@ PRESETS: dict[tuple[str, str, bool], Preset] = {
     **{("paper", "asym-ep", h): Preset(replace(_ASYM_EP, paper_horizon=True), bias_input=False) for h in (False, True)},
     **{("default", "asym-ep", h): Preset(_ASYM_EP) for h in (False, True)},
 }
+
+
+# Data sets (deepxbar/data.py; README "Real data" has the measurements): one-hot outputs,
+# a layered network (inputs -> 128 hidden -> classes: the sparse structure, and no
+# recurrent loops among hundreds of hidden units to destabilise the free phase), the
+# one-hot DEEP setting with |W| <= 1, minibatches of 32 and a learning rate decaying
+# geometrically from 600 to 60 over 40 epochs (a constant 1200 collapses after a few
+# epochs; a constant 600 plateaus about a point lower).
+DATA_DEEP = replace(DEFAULT_DEEP_ONE_HOT, n_hidden=128, architecture="layered", epochs=40, eta=600.0,
+                    eta_final=60.0, weight_clip=1.0)
+DATA_ASYM_EP = replace(_ASYM_EP, n_hidden=128, architecture="layered", epochs=40, beta=1.0, eta=0.5,
+                       eta_final=0.05)
+DATA_PRESETS: dict[str, Preset] = {
+    "deep": Preset(DATA_DEEP, batch_size=32),
+    "asym-ep": Preset(DATA_ASYM_EP, batch_size=32),
+}
+
+
+def data_preset(name: str, model: str) -> Preset:
+    """The preset of a config for a data set: only ``default`` has them (the paper
+    trains logic gates only); a model without one gets the logic-gate preset."""
+    if name != "default":
+        raise ValueError(f"--config {name} is for the logic tasks (the paper trains logic gates only); "
+                         "data sets use --config default")
+    return DATA_PRESETS.get(model) or preset(name, model, True)
 
 
 def preset(name: str, model: str, one_hot: bool) -> Preset:

@@ -197,6 +197,7 @@ def data_summary(exp: Experiment, model_name: str, config_name: str) -> dict:
         "conditions": {
             "starts": f"non-input neurons ~ Uniform(0, {exp.cfg.init_state:g}), one free phase per sample "
                       "from the evaluation starts",
+            "init_state": exp.cfg.init_state,
             "accuracy": "fraction of samples whose output argmax is the class and whose phase settled",
             "stable": f"the local certificate at the equilibria of the first {STABILITY_SAMPLES} test samples",
             "weights": "as trained (no noise, no drift, no wires)",

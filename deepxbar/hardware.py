@@ -1,21 +1,16 @@
-"""Command-line pieces for the hardware: device options, `deepxbar devices`, and the
-Monte-Carlo stability report under a device preset."""
+"""The hardware on the command line: the device options (``--device``, ``--device-set``,
+``--drift-time``; for training the crossbar's wires, write-verify and off conductance),
+parsed into a ``DeviceConfig`` or a ``CrossbarConfig`` with one-line errors."""
 from __future__ import annotations
 
-import json
 import math
 import typing
-from dataclasses import asdict, fields, replace
-from pathlib import Path
-
-import numpy as np
+from dataclasses import fields, replace
 
 from hw.crossbar import CrossbarConfig
-from hw.devices import PRESETS, DeviceConfig, get_preset, plot_device
+from hw.devices import PRESETS, DeviceConfig, get_preset
 
-from .runs import write_file_atomically
-
-_DEVICE_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name != "name"}
+DEVICE_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name != "name"}
 _DEVICE_TYPES = typing.get_type_hints(DeviceConfig)  # the annotations are strings (PEP 563)
 
 
@@ -41,8 +36,8 @@ def device_field_value(key: str, text: str):
     for the word ``none`` where the field is ``Optional``. ValueError (one line, without
     the option's name) for an unknown field or a value of the wrong kind; the device
     itself checks the range (``DeviceConfig.__post_init__``)."""
-    if key not in _DEVICE_FIELDS:
-        raise ValueError(f"unknown field {key!r} (one of {', '.join(_DEVICE_FIELDS)})")
+    if key not in DEVICE_FIELDS:
+        raise ValueError(f"unknown field {key!r} (one of {', '.join(DEVICE_FIELDS)})")
     kind = _DEVICE_TYPES[key]
     text = str(text).strip()
     args = [a for a in typing.get_args(kind) if a is not type(None)]
@@ -78,9 +73,9 @@ def device_config(name: str, sets: list[str]) -> DeviceConfig:
     for item in sets:
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or key not in _DEVICE_FIELDS:
+        if not sep or key not in DEVICE_FIELDS:
             raise ValueError(f"--device-set {item!r}: expected FIELD=VALUE with FIELD one of "
-                             f"{', '.join(_DEVICE_FIELDS)}")
+                             f"{', '.join(DEVICE_FIELDS)}")
         try:
             changes[key] = device_field_value(key, value)
         except ValueError as e:
@@ -103,51 +98,3 @@ def crossbar_config(args, train: bool) -> CrossbarConfig:
     except ValueError as e:
         raise ValueError(f"device: {e}") from None
 
-
-def cmd_devices(args) -> int:
-    if args.plot:
-        dev = get_preset(args.plot)
-        out = Path(args.out or f"device-{dev.name}.png")
-        _atomic_png(out, lambda p: plot_device(dev, p, np.random.default_rng(0)))
-        print(f"wrote {out}")
-        return 0
-    rows = {name: asdict(cfg) for name, cfg in PRESETS.items()}
-    if args.json:
-        print(json.dumps(rows))
-        return 0
-    keys = [k for k in _DEVICE_FIELDS]
-    print(f"{'parameter':<14}" + "".join(f"{n:>12}" for n in rows))
-    for k in keys:
-        print(f"{k:<14}" + "".join(f"{_fmt(rows[n][k]):>12}" for n in rows))
-    print("conductances in S, times in s; noises are standard deviations (see hw/devices.py)")
-    return 0
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def _atomic_png(out: Path, draw) -> None:
-    write_file_atomically(out, draw, suffix=".png")
-
-
-def plot_monte_carlo(mc: dict, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    axes[0].hist(mc["abscissa"].ravel(), bins=30, color="C0")
-    axes[0].axvline(0, color="k", lw=1)
-    axes[0].set(xlabel="spectral abscissa of the DEEP Jacobian (global)", ylabel="instances",
-                title="global stability margin")
-    axes[1].hist(mc["accuracy"].ravel(), bins=np.linspace(0, 1, 21), color="C1")
-    axes[1].set(xlabel="accuracy", ylabel="instances",
-                title=f"P(stable, local) = {mc['stable'].mean():.2f}, "
-                      f"P(Gershgorin) = {mc['gershgorin'].mean():.2f}")
-    fig.suptitle(title)
-    _atomic_png(Path(path), lambda p: fig.savefig(p, dpi=100))
-    plt.close(fig)

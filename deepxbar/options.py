@@ -1,8 +1,13 @@
-"""Argument types shared by the commands: finite numbers in a range, one clear message."""
+"""What the commands share on the command line: the usage error, argument types (finite
+numbers in a range, one clear message) and the chip options of export-spice and verify."""
 from __future__ import annotations
 
 import argparse
 import math
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit code 2."""
 
 
 def number(kind: type, low: float, inclusive: bool = True, below: float | None = None):
@@ -39,3 +44,12 @@ def number_list(increasing: bool = False):
             raise argparse.ArgumentTypeError(f"values must be strictly increasing, got {text!r}")
         return values
     return parse
+
+
+def chip_options(p) -> None:
+    """The chip a run's decks realise: its wires and, for hardware runs, when it is read."""
+    p.add_argument("--line-resistance", type=number(float, 0.0), metavar="OHMS",
+                   help="wire resistance per segment (default: the run's own; 0 for software runs)")
+    p.add_argument("--time", type=number(float, 0.0), metavar="SECONDS",
+                   help="hardware runs: read the devices this long after programming (drift; default: as "
+                   "programmed)")

@@ -1,8 +1,11 @@
 """Run folders: written whole or not at all, read back with validation. No pickle.
 
-A run folder holds ``config.json`` (what was run), ``weights.npz`` (the trained
-networks, ``allow_pickle=False``), ``metrics.csv`` (per epoch and seed),
-``summary.json`` and PNG plots.
+A run folder holds ``config.json`` (what was run: ``run_config``), ``weights.npz`` (the
+trained networks, ``allow_pickle=False``), ``metrics.csv`` (per epoch and seed),
+``summary.json`` and PNG plots; a hardware run also ``conductances.npz``, a data-set
+run also ``data.npz`` (its split, scaled data: the run folder needs nothing else). Every file
+deepxbar writes goes through ``write_file_atomically`` (one file) or
+``write_atomically`` (a run folder): a temporary sibling, fsynced, then renamed.
 """
 from __future__ import annotations
 
@@ -11,16 +14,30 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from hw.crossbar import CrossbarConfig
+from hw.devices import DeviceConfig
 from models.topology import Topology
 from models.training import Network, TrainConfig
 
+from . import __version__
+
 FORMAT_VERSION = 1
+CONFIG_KEYS = ("format_version", "deepxbar_version", "task", "one_hot", "bias_input", "model", "config",
+               "seeds", "train", "hardware", "engine", "batch_size", "data")
+HARDWARE_KEYS = ("device", "g0", "line_resistance", "write_verify", "drift_time", "reads", "deadband",
+                 "off_conductance")
+# Keys config.json gained while at format 1. A run folder without them was written before
+# them and loads with the defaults: what it was trained with (hardware), or settings that
+# act on training only (train), not on the commands that judge a loaded run.
+ADDED_IN_FORMAT_1 = {"": ("batch_size", "data"), "hardware": ("reads", "deadband", "off_conductance"),
+                     "train": ("eta_final", "paper_horizon")}
+DATA_KEYS = ("source", "label", "split_seed", "test_fraction")
 
 
 class RunError(ValueError):
@@ -41,7 +58,8 @@ def check_writable(out: Path) -> None:
 
 
 def write_atomically(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
-    """Write every file into a hidden sibling folder, then rename it to ``out``."""
+    """A run folder, whole or not at all: every file written into a hidden sibling folder
+    (each flushed to disk), which is then renamed to ``out``."""
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +69,7 @@ def write_atomically(out: Path, writers: dict[str, Callable[[Path], None]]) -> N
     try:
         for name, write in writers.items():
             write(tmp / name)
+            _fsync(tmp / name)
         if out.exists():
             out.rmdir()  # only an empty folder gets here (check_writable)
         os.replace(tmp, out)
@@ -88,6 +107,28 @@ def save_metrics(history: dict[str, np.ndarray], seeds: list[int]) -> Callable[[
     return write
 
 
+def run_config(task: str, one_hot: bool, bias_input: bool, model: str, config: str, seeds: list[int],
+               cfg: TrainConfig, hw: CrossbarConfig | None, engine: str, batch_size: int | None = None,
+               data: dict | None = None) -> dict:
+    """What ``config.json`` records (keys ``CONFIG_KEYS``): the task (a logic task's or a
+    data set's name), the model and its preset, the seeds, the training config, the
+    crossbar config (None in software), the engine, the minibatch size (None: full
+    batch) and, for a data set, where it came from (keys ``DATA_KEYS``; None for logic
+    tasks); ``load_run`` reads every key back."""
+    return {"format_version": FORMAT_VERSION, "deepxbar_version": __version__, "task": task, "one_hot": one_hot,
+            "bias_input": bias_input, "model": model, "config": config, "seeds": seeds, "train": cfg.to_dict(),
+            "hardware": hardware_dict(hw), "engine": engine, "batch_size": batch_size, "data": data}
+
+
+def save_data(d) -> Callable[[Path], None]:
+    """A data set as the run used it (``deepxbar.data.Dataset``): the split, scaled inputs
+    and one-hot targets, the class labels as text."""
+    arrays = {"format_version": np.array(FORMAT_VERSION), "X": d.X, "Y": d.Y, "X_test": d.X_test,
+              "Y_test": d.Y_test, "classes": np.array([str(c) for c in d.classes]),
+              "n_data_inputs": np.array(d.n_data_inputs)}
+    return lambda p: np.savez(p, **arrays)
+
+
 @dataclass
 class LoadedRun:
     path: Path
@@ -95,6 +136,7 @@ class LoadedRun:
     cfg: TrainConfig
     net: Network
     seeds: list[int]
+    hw: CrossbarConfig | None  # the crossbar config the run was trained with (None: software)
 
 
 def read_npz(folder: Path, name: str, read: Callable, missing_hint: str = ""):
@@ -115,20 +157,65 @@ def read_npz(folder: Path, name: str, read: Callable, missing_hint: str = ""):
         raise RunError(f"RUN_DIR {folder}: {name} is malformed ({type(e).__name__}: {e})") from None
 
 
+def _check_keys(path: Path, block, where: str, expected, may_lack=()) -> None:
+    """RunError (one line) unless the object ``block`` of config.json has exactly the
+    keys ``expected``, but for those of ``may_lack``."""
+    if not isinstance(block, dict):
+        raise RunError(f"RUN_DIR {path}: config.json is malformed ({where or 'it'} is not a JSON object)")
+    unknown = [k for k in block if k not in expected]
+    missing = [k for k in expected if k not in block and k not in may_lack]
+    for keys, what in ((unknown, "has unknown"), (missing, "lacks")):
+        if keys:
+            names = ", ".join(f"{where}.{k}" if where else k for k in keys)
+            raise RunError(f"RUN_DIR {path}: config.json {what} key(s) {names} (format {FORMAT_VERSION})")
+
+
+def _read_config(path: Path) -> tuple[dict, TrainConfig, CrossbarConfig | None]:
+    """config.json, checked key by key: the dict, the training and the crossbar config."""
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except FileNotFoundError:
+        raise RunError(f"RUN_DIR {path}: no config.json (not a deepxbar run folder)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError(f"RUN_DIR {path}: config.json is malformed ({e})") from None
+    _check_keys(path, config, "", CONFIG_KEYS, ADDED_IN_FORMAT_1[""])
+    if config.get("data") is not None:
+        _check_keys(path, config["data"], "data", DATA_KEYS)
+    if config["format_version"] != FORMAT_VERSION:
+        raise RunError(f"RUN_DIR {path}: config.json format {config['format_version']!r}, expected {FORMAT_VERSION}")
+    _check_keys(path, config["train"], "train", [f.name for f in fields(TrainConfig)], ADDED_IN_FORMAT_1["train"])
+    try:
+        cfg = TrainConfig(**config["train"])
+    except (TypeError, ValueError) as e:
+        raise RunError(f"RUN_DIR {path}: config.json is malformed ({e})") from None
+    return config, cfg, _crossbar_config(path, config["hardware"])
+
+
+def _crossbar_config(path: Path, hw: dict | None) -> CrossbarConfig | None:
+    """The ``CrossbarConfig`` of ``hardware_dict``'s record (None for software runs)."""
+    if hw is None:
+        return None
+    _check_keys(path, hw, "hardware", HARDWARE_KEYS, ADDED_IN_FORMAT_1["hardware"])
+    _check_keys(path, hw["device"], "hardware.device", [f.name for f in fields(DeviceConfig)])
+    default = CrossbarConfig()
+    try:
+        return CrossbarConfig(device=DeviceConfig(**hw["device"]), g0=float(hw["g0"]),
+                              line_resistance=float(hw["line_resistance"]), write_verify=int(hw["write_verify"]),
+                              drift_time=None if hw["drift_time"] is None else float(hw["drift_time"]),
+                              reads=int(hw.get("reads", default.reads)),
+                              deadband=float(hw.get("deadband", default.deadband)),
+                              off_conductance=float(hw.get("off_conductance", default.off_conductance)))
+    except (TypeError, ValueError) as e:
+        raise RunError(f"RUN_DIR {path}: config.json has a malformed hardware block ({e})") from None
+
+
 def load_run(path: Path) -> LoadedRun:
-    """Read a run folder back, with one clear error for anything missing or malformed."""
+    """Read a run folder back, with one clear error for anything missing, unknown or
+    malformed."""
     path = Path(path)
     if not path.is_dir():
         raise RunError(f"RUN_DIR {path}: not a folder")
-    try:
-        config = json.loads((path / "config.json").read_text())
-        train = config["train"]
-        known = {f.name for f in fields(TrainConfig)}
-        cfg = TrainConfig(**{k: v for k, v in train.items() if k in known})
-    except FileNotFoundError:
-        raise RunError(f"RUN_DIR {path}: no config.json (not a deepxbar run folder)") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise RunError(f"RUN_DIR {path}: config.json is malformed ({e})") from None
+    config, cfg, hw = _read_config(path)
 
     def read(z):
         n_in, n_hidden, n_out = (int(x) for x in z["topology"])
@@ -141,28 +228,52 @@ def load_run(path: Path) -> LoadedRun:
         raise RunError(f"RUN_DIR {path}: weights.npz arrays do not match the topology")
     if not (np.isfinite(W).all() and np.isfinite(b).all()):
         raise RunError(f"RUN_DIR {path}: weights.npz holds non-finite weights")
-    return LoadedRun(path, config, cfg, Network(topo, W, b, alive), seeds)
+    return LoadedRun(path, config, cfg, Network(topo, W, b, alive), seeds, hw)
 
 
 def task_of(run: LoadedRun):
-    """The task a run was trained on, checked against its weights (RunError otherwise)."""
+    """The task a run was trained on (a data set: from ``data.npz``), checked against its
+    weights (RunError otherwise)."""
     from .tasks import make_task
 
     c = run.config
-    try:
-        task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
-    except (KeyError, ValueError) as e:
-        raise RunError(f"RUN_DIR {run.path}: config.json is malformed ({e})") from None
+    if c.get("data") is not None:
+        task = _read_data(run)
+    else:
+        try:
+            task = make_task(c["task"], bool(c["one_hot"]), bool(c["bias_input"]))
+        except (KeyError, ValueError) as e:
+            raise RunError(f"RUN_DIR {run.path}: config.json is malformed ({e})") from None
     if task.n_in != run.net.topology.n_in or task.n_out != run.net.topology.n_out:
         raise RunError(f"RUN_DIR {run.path}: weights.npz does not match its task")
     return task
 
 
-def hardware_dict(hw) -> dict | None:
-    """The crossbar config as JSON (None for software training)."""
+def _read_data(run: LoadedRun):
+    from .data import Dataset
+
+    c = run.config
+
+    def read(z):
+        X, Y, X_test, Y_test = (z[k].astype(float) for k in ("X", "Y", "X_test", "Y_test"))
+        classes = tuple(str(x) for x in z["classes"])
+        return X, Y, X_test, Y_test, classes, int(z["n_data_inputs"])
+
+    X, Y, X_test, Y_test, classes, n_data = read_npz(run.path, "data.npz", read, "a data-set run writes one")
+    if (X.ndim != 2 or X_test.ndim != 2 or X.shape[1] != X_test.shape[1] or Y.shape != (len(X), len(classes))
+            or Y_test.shape != (len(X_test), len(classes))
+            or not all(np.isfinite(a).all() for a in (X, Y, X_test, Y_test))):
+        raise RunError(f"RUN_DIR {run.path}: data.npz arrays are inconsistent or not finite")
+    d = c["data"]
+    return Dataset(str(c["task"]), X, Y, X_test, Y_test, classes, n_data, int(d["split_seed"]),
+                   float(d["test_fraction"]))
+
+
+def hardware_dict(hw: CrossbarConfig | None) -> dict | None:
+    """The crossbar config as JSON (None for software training), keys ``HARDWARE_KEYS``;
+    ``g0`` is the unit conductance in use (``CrossbarConfig.unit``)."""
     if hw is None:
         return None
-    from dataclasses import asdict
     return {"device": asdict(hw.device), "g0": hw.unit, "line_resistance": hw.line_resistance,
             "write_verify": hw.write_verify, "drift_time": hw.drift_time, "reads": hw.reads,
             "deadband": hw.deadband, "off_conductance": hw.off_conductance}
@@ -184,22 +295,9 @@ def save_conductances(xbar) -> Callable[[Path], None]:
     return lambda p: np.savez(p, **arrays)
 
 
-def hardware_config(run: LoadedRun):
-    """The run's ``CrossbarConfig`` from ``config.json`` (None for software runs)."""
-    from hw.crossbar import CrossbarConfig
-    from hw.devices import DeviceConfig
-
-    hw = run.config.get("hardware")
-    if hw is None:
-        return None
-    try:
-        return CrossbarConfig(device=DeviceConfig(**hw["device"]), g0=float(hw["g0"]),
-                              line_resistance=float(hw["line_resistance"]), write_verify=int(hw["write_verify"]),
-                              drift_time=None if hw["drift_time"] is None else float(hw["drift_time"]),
-                              reads=int(hw.get("reads", 8)), deadband=float(hw.get("deadband", 8.0)),
-                              off_conductance=float(hw.get("off_conductance", 0.0)))
-    except (KeyError, TypeError, ValueError) as e:
-        raise RunError(f"RUN_DIR {run.path}: config.json has a malformed hardware block ({e})") from None
+def hardware_config(run: LoadedRun) -> CrossbarConfig | None:
+    """The run's ``CrossbarConfig`` (``run.hw``; None for software runs)."""
+    return run.hw
 
 
 def load_chip(run: LoadedRun):
@@ -209,7 +307,7 @@ def load_chip(run: LoadedRun):
     from hw.crossbar import Crossbar
     from hw.devices import DeviceInstances
 
-    hw = hardware_config(run)
+    hw = run.hw
     if hw is None:
         raise RunError(f"RUN_DIR {run.path}: trained in software (no --device): it has no crossbar")
     K, N = len(run.seeds), run.net.topology.n
@@ -233,6 +331,12 @@ def load_chip(run: LoadedRun):
     return Crossbar(hw, run.net.topology, Gp, Gm, insts[0], insts[1], open_)
 
 
+def _fsync(path) -> None:
+    """The file at ``path``, closed by its writer, flushed to disk."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def write_file_atomically(out: Path, write: Callable[[Path], None], suffix: str = "") -> None:
     """One file, whole or not at all: ``write`` fills a hidden temporary sibling
     (flushed to disk), which is then renamed to ``out``."""
@@ -242,8 +346,7 @@ def write_file_atomically(out: Path, write: Callable[[Path], None], suffix: str 
     os.close(fd)
     try:
         write(Path(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        _fsync(tmp)
         os.replace(tmp, out)
     except BaseException:
         if os.path.exists(tmp):

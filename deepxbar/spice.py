@@ -1,5 +1,6 @@
-"""`deepxbar export-spice` and `deepxbar verify`: a trained run taken to SPICE, and the
-same run settled by numpy, Brian2 and ngspice (subprocess and PySpice) side by side.
+"""A trained run taken to SPICE (the decks of `deepxbar export-spice`), and the same run
+settled by numpy, Brian2 and ngspice (subprocess and PySpice) side by side (`deepxbar
+verify`); the commands are in deepxbar/commands/.
 
 What the decks realise (``chip_of``): for a run trained with ``--device``, the run's own
 crossbar (``conductances.npz``: every device's conductance, optionally read after
@@ -11,17 +12,14 @@ matrices of the nodal solve), so every engine settles one and the same flow.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from circuits.engines import make_engine, names as engine_names
+from circuits.engines import make_engine
 from circuits.netlist import (T_CHUNK, behavioural_deck, crossbar_deck, sanitise, settle_crossbar_spice,
                               settle_spice)
 from circuits.ngspice import NgspiceError
-from circuits.physics import V_FS
 from circuits.spice_engine import RUNNERS
 from hw.crossbar import Crossbar, CrossbarConfig, to_conductances
 from hw.devices import IDEAL, sample_instances
@@ -31,7 +29,7 @@ from models.streams import EVAL, generators
 from models.settle import settle
 from models.training import initial_states
 
-from .runs import LoadedRun, RunError, hardware_config, load_chip, load_run, task_of, write_file_atomically
+from .runs import LoadedRun, RunError, hardware_config, load_chip, task_of
 
 AGREE = 1e-6  # units of V_fs: an engine agrees with numpy when every state is this close
 
@@ -146,26 +144,6 @@ def with_measurements(deck: str, n: int) -> str:
     return "\n".join(lines[:-1] + meas + [".end"]) + "\n"
 
 
-def cmd_export(args) -> int:
-    run = load_run(args.run_dir)
-    seed = run.seeds[0] if args.seed is None else args.seed
-    if seed not in run.seeds:
-        raise RunError(f"--seed {seed}: the run has seeds {run.seeds}")
-    chip = chip_of(run, args.time, args.line_resistance)
-    deck = export_deck(run, chip, args.style, args.phase, run.seeds.index(seed), args.sample)
-    deck = with_measurements(deck, run.net.topology.n)
-    out = Path(args.output)
-    try:
-        write_file_atomically(out, lambda p: p.write_text(deck))
-    except OSError as e:
-        raise RunError(f"-o {out}: cannot write ({e.strerror})") from None
-    what = "the run's crossbar" if chip.hardware else "the ideal mapping of the weights"
-    print(f"wrote {out} ({args.style}, {args.phase} phase, seed {seed}, sample {args.sample}, {what}, "
-          f"g0 {chip.g0:.4g} S, wires {chip.line_resistance:g} ohm); run it with: ngspice -b {out} "
-          f"(states = printed vJ / {V_FS:g} V)")
-    return 0
-
-
 def _problem(engine, phase, run, k, b, reason, got, want, residual=None) -> dict:
     p = {"engine": engine, "phase": phase, "seed": run.seeds[int(k)], "sample": int(b), "reason": reason,
          "engine_state": [round(float(x), 9) for x in got], "numpy_state": [round(float(x), 9) for x in want],
@@ -269,36 +247,3 @@ def verify(run: LoadedRun, engines: list[str], line_resistance: float | None = N
     out["agree"] = not problems
     return out
 
-
-SHOWN = 8  # problems printed in full
-
-
-def cmd_verify(args) -> int:
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    bad = [e for e in engines if e not in engine_names()]
-    if bad or not engines:
-        raise RunError(f"--engines {args.engines!r}: choose from {', '.join(engine_names())} (comma-separated)")
-    result = verify(load_run(args.run_dir), engines, args.line_resistance, args.time)
-    if args.json:
-        print(json.dumps(result))
-        return 0 if result["agree"] else 1
-    print(f"{result['run_dir']}: {result['chip']}, wires {result['line_resistance']:g} ohm; "
-          f"largest |s - s_numpy| over every network and sample (units of V_fs)")
-    for phase, row in result["phases"].items():
-        keys = [e for e in engines if e != "numpy"] + [f"{e}_crossbar" for e in ("spice", "pyspice") if e in engines]
-        parts = [f"{e} {row[e]:.2e}" for e in keys if e in row]
-        print(f"  {phase:<7} " + (", ".join(parts) if parts else "numpy only"))
-    problems = result["problems"]
-    if not problems:
-        print(f"every engine agrees with numpy to {AGREE:g} on every sample, both phases")
-        return 0
-    print(f"{len(problems)} case(s) where an engine does not agree with numpy to {AGREE:g}:")
-    for p in problems[:SHOWN]:
-        where = f"{p['engine']}, {p['phase']} phase" + (f", seed {p['seed']}, sample {p['sample']}" if "seed" in p else "")
-        print(f"  {where}: {p['reason']}")
-        if "engine_state" in p:
-            print(f"    {p['engine']:<14} {np.array2string(np.array(p['engine_state']), precision=6, max_line_width=10**4)}")
-            print(f"    {'numpy':<14} {np.array2string(np.array(p['numpy_state']), precision=6, max_line_width=10**4)}")
-    if len(problems) > SHOWN:
-        print(f"  ... and {len(problems) - SHOWN} more (--json lists them all)")
-    return 1

@@ -1,4 +1,5 @@
-"""`deepxbar sweep`: a grid over device parameters x seeds, scheduled by Dask.
+"""Sweeps (`deepxbar sweep`, deepxbar/commands/sweep.py): a grid over device parameters x
+seeds, scheduled by Dask.
 
 Two kinds of sweep, both recorded the same way:
 
@@ -28,7 +29,7 @@ import json
 import math
 import time
 import tomllib
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,16 +37,14 @@ import numpy as np
 from circuits import engines
 from hw.crossbar import CrossbarConfig
 from hw.deploy import COMPENSATIONS, MAX_ITERATIONS, TOLERANCE, deploy, judge, mapping_window
-from hw.devices import PRESETS, DeviceConfig, get_preset
+from hw.devices import DeviceConfig, get_preset
 
 from . import experiment
 from .configs import preset
-from .hardware import device_field_value
-from .options import number
+from .hardware import DEVICE_FIELDS, device_field_value
 from .runs import RunError, load_run, task_of, write_file_atomically
 from .tasks import TASKS, make_task
 
-SWEEP_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name != "name"}
 DEPLOY_KEYS = ("tolerance", "time")  # grid keys of deployment sweeps that are not device fields
 SPEC_VERSION = 1
 DEPLOY_DEFAULTS = {"instances": 20, "repeats": 10, "drift_compensation": "none", "line_resistance": 0.0,
@@ -86,7 +85,7 @@ def _value(key: str, text):
 
 
 def _keys(deploy_mode: bool) -> list[str]:
-    return [*SWEEP_FIELDS, *DEPLOY_KEYS] if deploy_mode else list(SWEEP_FIELDS)
+    return [*DEVICE_FIELDS, *DEPLOY_KEYS] if deploy_mode else list(DEVICE_FIELDS)
 
 
 def parse_grid(items: list[str], deploy_mode: bool = False) -> dict[str, list]:
@@ -124,7 +123,7 @@ def _check_grid(grid, deploy_mode: bool) -> dict[str, list]:
         if key in DEPLOY_KEYS:  # a spec.json or TOML grid was not parsed from text
             for v in values:
                 _value(key, "nan" if isinstance(v, bool) else v)
-        codes = [_code(v) for v in values]
+        codes = [grid_code(v) for v in values]
         if len(set(codes)) != len(codes):
             raise SweepError(f"--grid {key}: a value is given twice ({values})")
     t = grid.get("time", [])
@@ -353,6 +352,7 @@ def execute(spec: dict, out: Path, workers: int, scheduler: str | None, progress
     todo = [j for j in every if j[0] not in done_keys(out)]
     bar = tqdm(total=len(every), initial=len(every) - len(todo), desc=f"sweep {unit}s", unit=unit,
                disable=not progress)
+    cluster = None
     try:
         if workers == 0 and scheduler is None:
             for key, point, x in todo:
@@ -362,18 +362,19 @@ def execute(spec: dict, out: Path, workers: int, scheduler: str | None, progress
             return len(todo)
         from dask.distributed import Client, LocalCluster, as_completed
 
-        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1,
-                                                      processes=True, dashboard_address=None)
+        if not scheduler:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
         with Client(scheduler or cluster) as client:
             futures = {client.submit(*call(point, x), key=f"{unit}-{key}", pure=False): key
                        for key, point, x in todo}
             for fut in as_completed(futures):
                 write_record(out, futures[fut], fut.result())
                 bar.update(1)
-        if cluster is not None:
-            cluster.close()
         return len(todo)
     finally:
+        if cluster is not None:
+            cluster.close()
         bar.close()
 
 
@@ -403,7 +404,7 @@ def table(out: Path, spec: dict | None = None):
     return df.sort_values(order).reset_index(drop=True)
 
 
-def _code(v):
+def grid_code(v):
     """A hashable, comparable code of a grid value: None and NaN alike, 16 == 16.0."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "none"
@@ -412,100 +413,9 @@ def _code(v):
     return str(v)
 
 
-def _floats(col) -> np.ndarray:
+def as_floats(col) -> np.ndarray:
     """A column of numbers or booleans, missing values included, as floats (NaN)."""
     return col.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _numeric(values) -> bool:
-    return all(isinstance(_code(v), float) for v in values)
-
-
-def _when(t: float) -> str:
-    from .deploy import _when as when
-    return when(float(t))
-
-
-def _curves(df, xcol: str, xvals: list, metric: str, by: list[str]):
-    """Per value of the ``by`` columns: (their codes, mean, s.e.m.) of ``metric`` at every x
-    (grid order), the mean first over the rows of a seed (the other parameters), then
-    over the seeds."""
-    d = df.assign(_x=df[xcol].map(_code), **{f"_{c}": df[c].map(_code) for c in by})
-    d[metric] = _floats(d[metric])
-    keys = [f"_{c}" for c in by]
-    xs = [_code(v) for v in xvals]
-    out = []
-    groups = d.groupby(keys, sort=False) if keys else [((), d)]
-    for combo, g in groups:
-        per_seed = g.groupby(["_x", "seed"], sort=False)[metric].mean().groupby(level=0, sort=False)
-        mean = per_seed.mean().reindex(xs).to_numpy(float)
-        sem = per_seed.sem().reindex(xs).fillna(0).to_numpy(float)
-        combo = combo if isinstance(combo, tuple) else (combo,)
-        out.append((combo, mean, sem))
-    return out
-
-
-def _combo_label(by: list[str], combo: tuple) -> str:
-    parts = []
-    for c, v in zip(by, combo):
-        name = c.removeprefix("param_")
-        parts.append(_when(v) if name == "time" else f"{name} = {v:g}" if isinstance(v, float) else f"{name} = {v}")
-    return ", ".join(parts)
-
-
-def _plot(df, spec: dict, key: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    deploy_mode = spec.get("mode", "train") == "deploy"
-    grid = spec["grid"]
-    xcol = key if key in DEPLOY_KEYS else f"param_{key}"
-    xvals = grid[key] if key in grid else DEFAULT_TIMES
-    numeric = _numeric(xvals)
-    x = np.array([_code(v) for v in xvals], float) if numeric else np.arange(len(xvals))
-    if deploy_mode:
-        metrics = [("accuracy", "accuracy (mean over chips)"), ("p_all_correct", "P(all correct)"),
-                   ("p_stable", "P(stable)")]
-        if key == "time":  # one line per combination of the other swept parameters (up to 8)
-            others = [k for k in grid if k != "time" and len(grid[k]) > 1]
-            n = int(np.prod([len(grid[k]) for k in others])) if others else 1
-            by = [k if k in DEPLOY_KEYS else f"param_{k}" for k in others] if n <= 8 else []
-        else:
-            by = ["time"]
-        run = Path(spec["run"]["path"]).name
-        what = f"{spec['device']}, run {run}, {len(spec['run']['seeds'])} seeds x {spec['instances']} chips"
-    else:
-        metrics = [("accuracy", "accuracy"), ("stable", "P(stable)")]
-        by = []
-        what = f"{spec['device']}, {spec['task']}, {spec['seeds']} seeds"
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), constrained_layout=True)
-    for ax, (metric, label) in zip(axes, metrics):
-        series = [(metric, "")]
-        if metric == "accuracy" and not deploy_mode and df["onchip_accuracy"].notna().any():
-            series = [("accuracy", "trained weights"), ("onchip_accuracy", "on chip")]
-        for j, (m, name) in enumerate(series):
-            for c, (combo, mean, sem) in enumerate(_curves(df, xcol, xvals, m, by)):
-                lab = ", ".join(s for s in (name, _combo_label(by, combo)) if s) or None
-                style = "o-" if j == 0 else "s--"
-                color = f"C{c + j}"
-                ax.plot(x, mean, style, color=color, label=lab)
-                ax.fill_between(x, mean - sem, mean + sem, color=color, alpha=0.2)
-        if not numeric:
-            ax.set_xticks(x, [str(v) for v in xvals])
-        elif key == "time":
-            ax.set_xscale("symlog" if x.min() <= 0 else "log", **({"linthresh": 1.0} if x.min() <= 0 else {}))
-            if len(x) <= 8:
-                ax.set_xticks(x, [_when(v) for v in x], rotation=30, fontsize=8)
-                ax.minorticks_off()
-        ax.set(xlabel=key + (" (s after programming)" if key == "time" else ""), ylabel=label,
-               ylim=(-0.05, 1.05))
-        ax.set_title(f"{label} vs {key}\n({what}; band = s.e.m. over seeds)", fontsize=9)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-    write_file_atomically(path, lambda p: fig.savefig(p, dpi=100, format="png"), suffix=".png")
-    plt.close(fig)
 
 
 def plotted(spec: dict) -> list[str]:
@@ -514,11 +424,15 @@ def plotted(spec: dict) -> list[str]:
 
 
 def write_outputs(out: Path, spec: dict) -> "object":
+    """``results.csv``, ``results.parquet`` and a plot per swept key (``plotted``), each
+    written atomically; returns the table."""
+    from .plots import sweep as plots
+
     df = table(out, spec)
     write_file_atomically(out / "results.csv", lambda p: df.to_csv(p, index=False))
     write_file_atomically(out / "results.parquet", lambda p: df.to_parquet(p, index=False), suffix=".parquet")
     for key in plotted(spec):
-        _plot(df, spec, key, out / f"sweep_{key}.png")
+        write_file_atomically(out / f"sweep_{key}.png", lambda p: plots.curves(df, spec, key, p), suffix=".png")
     return df
 
 
@@ -526,142 +440,13 @@ def summarise(df, spec: dict):
     """Means per grid point (training) or per (point, tolerance, time) (deployment)."""
     params = [c for c in df.columns if c.startswith("param_")]
     if spec.get("mode", "train") == "deploy":
-        num = df.assign(**{c: _floats(df[c]) for c in ("accuracy", "p_all_correct", "p_stable")})
+        num = df.assign(**{c: as_floats(df[c]) for c in ("accuracy", "p_all_correct", "p_stable")})
         return num.groupby(params + ["tolerance", "time"], dropna=False, sort=False).agg(
             seeds=("seed", "count"), accuracy=("accuracy", "mean"), p_all_correct=("p_all_correct", "mean"),
             p_stable=("p_stable", "mean"), pulses=("pulses_mean", "mean"),
             program_error_rms=("program_error_rms", "mean")).reset_index()
-    num = df.assign(**{c: _floats(df[c]) for c in ("success", "onchip_success", "stable", "onchip_accuracy")})
+    num = df.assign(**{c: as_floats(df[c]) for c in ("success", "onchip_success", "stable", "onchip_accuracy")})
     return num.groupby(params, dropna=False, sort=False).agg(
         runs=("seed", "count"), accuracy=("accuracy", "mean"), success=("success", "mean"),
         onchip_accuracy=("onchip_accuracy", "mean"), onchip_success=("onchip_success", "mean"),
         p_stable=("stable", "mean"), wall_s=("wall_seconds", "mean")).reset_index()
-
-
-# ---- the command ------------------------------------------------------------------------------------
-
-def add_sweep_parser(sub) -> None:
-    """``deepxbar sweep`` and its options."""
-    p = sub.add_parser(
-        "sweep", help="grid over device parameters x seeds (training or deployment), on Dask",
-        description="Train the default DEEP config on crossbars for every point of a grid over device "
-        "parameters and every seed, judged on the weights and on the chip; or (--deploy RUN_DIR) program "
-        "the trained networks of a run onto fresh chips for every point of a grid over device parameters, "
-        "tolerance and time after programming. Each finished job is saved at once (atomically), --resume "
-        "runs only what is missing.")
-    p.add_argument("--grid", action="append", default=[], metavar="PARAM=V1,V2,...",
-                   help="device parameter and its values (SI units; strings for response/depression, "
-                   "none for levels/d2d_floor); with --deploy also tolerance=F,... (of the window) and "
-                   "time=S,... (s after programming, increasing); repeatable")
-    p.add_argument("--file", type=Path, help="a TOML sweep file: device, task, seeds, epochs, engine (or deploy, "
-                   "instances, repeats, drift_compensation, line_resistance, max_iterations) and a [grid] table")
-    p.add_argument("--device", choices=sorted(PRESETS), default="rram", help="base preset (default rram)")
-    p.add_argument("--task", choices=TASKS, help="training: logic task (default xor)")
-    p.add_argument("--seeds", type=number(int, 1), metavar="K", help="training: seeds 0..K-1 (default 10)")
-    p.add_argument("--epochs", type=number(int, 1), help="training: default: the default config's")
-    p.add_argument("--engine", choices=engines.names(), help="training: what settles the phases (default numpy)")
-    p.add_argument("--deploy", type=Path, metavar="RUN_DIR",
-                   help="sweep the deployment of this trained run instead of training (every seed of the run)")
-    p.add_argument("--instances", type=number(int, 1), metavar="K",
-                   help=f"--deploy: fresh chips per network (default {DEPLOY_DEFAULTS['instances']})")
-    p.add_argument("--repeats", type=number(int, 1), metavar="R",
-                   help=f"--deploy: inferences per chip and time (default {DEPLOY_DEFAULTS['repeats']})")
-    p.add_argument("--drift-compensation", choices=COMPENSATIONS, help="--deploy: default none")
-    p.add_argument("--line-resistance", type=number(float, 0.0), metavar="OHMS",
-                   help="--deploy: wire resistance per crossbar segment (default 0)")
-    p.add_argument("--max-iterations", type=number(int, 1), metavar="M",
-                   help=f"--deploy: program-and-verify iterations at most (default {MAX_ITERATIONS})")
-    p.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2; 0 = serial)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead")
-    p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/DEVICE-TASK-TIME, "
-                   "sweeps/deploy-RUN-DEVICE-TIME)")
-    p.add_argument("--resume", type=Path, metavar="DIR", help="finish the sweep in DIR")
-    p.add_argument("--json", action="store_true")
-
-
-_TRAIN_ONLY = ("task", "seeds", "epochs", "engine")
-
-
-def _spec_from_args(args) -> dict:
-    given = {k: getattr(args, k, None) for k in (*_TRAIN_ONLY, "deploy", *DEPLOY_DEFAULTS)}
-    file = load_spec_file(args.file, deploy_mode=given["deploy"] is not None) if args.file else {}
-    if file and args.grid:
-        raise SweepError("--grid and --file: give the grid in one place")
-    merged = {**{k: v for k, v in given.items() if v is not None}, **{k: v for k, v in file.items() if k != "grid"}}
-    device = file.get("device", args.device)
-    grid = file["grid"] if file else None
-    if merged.get("deploy") is not None:
-        wrong = [k for k in _TRAIN_ONLY if merged.get(k) is not None]
-        if wrong:
-            raise SweepError(f"--{wrong[0]}: does not apply with --deploy (the run's networks are deployed)")
-        if grid is None:
-            grid = parse_grid(args.grid, deploy_mode=True)
-        opts = {k: merged.get(k, d) for k, d in DEPLOY_DEFAULTS.items()}
-        return make_deploy_spec(merged["deploy"], device, grid, **opts)
-    wrong = [k for k in DEPLOY_DEFAULTS if merged.get(k) is not None]
-    if wrong:
-        raise SweepError(f"--{wrong[0].replace('_', '-')}: applies with --deploy RUN_DIR only")
-    if grid is None:
-        grid = parse_grid(args.grid)
-    return make_spec(device, merged.get("task", "xor"), merged.get("seeds", 10), merged.get("epochs"), grid,
-                     merged.get("engine", "numpy"))
-
-
-def _resume_spec(out: Path) -> dict:
-    try:
-        spec = json.loads((out / "spec.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise SweepError(f"--resume {out}: no readable spec.json ({e.__class__.__name__})") from None
-    if spec.get("mode", "train") == "deploy":
-        return make_deploy_spec(spec["run"]["path"], spec["device"], spec["grid"],
-                                **{k: spec[k] for k in DEPLOY_DEFAULTS}, expect=spec["run"])
-    return make_spec(spec["device"], spec["task"], spec["seeds"], spec["epochs"], spec["grid"],
-                     spec.get("engine", "numpy"))
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
-    return str(v)
-
-
-def cmd_sweep(args) -> int:
-    """Start a sweep (``--grid``/``--file``, ``--deploy``) in ``--out``, or finish one
-    (``--resume DIR``)."""
-    if args.workers < 0:
-        raise SweepError(f"--workers {args.workers}: must be >= 0 (0: serial, in this process)")
-    if args.resume:
-        out = Path(args.resume)
-        spec = _resume_spec(out)
-    else:
-        spec = _spec_from_args(args)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        default = (f"sweeps/deploy-{Path(spec['run']['path']).name}-{spec['device']}-{stamp}"
-                   if spec["mode"] == "deploy" else f"sweeps/{spec['device']}-{spec['task']}-{stamp}")
-        out = Path(args.out or default)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise SweepError(f"--out {out}: exists and is not empty (use --resume {out} to continue it)")
-        write_file_atomically(out / "spec.json", lambda p: p.write_text(json.dumps(spec, indent=2)))
-    ran = execute(spec, out, args.workers, args.scheduler, progress=not args.json)
-    df = write_outputs(out, spec)
-    summary = summarise(df, spec)
-    deploy_mode = spec["mode"] == "deploy"
-    unit = "jobs" if deploy_mode else "runs"
-    files = ", ".join(["results.csv", "results.parquet", *(f"sweep_{k}.png" for k in plotted(spec))])
-    if args.json:
-        print(json.dumps({"out": str(out), "mode": spec["mode"], "ran": ran, "jobs": len(jobs(spec)),
-                          "runs": len(df), "summary": json.loads(summary.to_json(orient="records", double_precision=15))}))
-        return 0
-    if deploy_mode:
-        summary["time"] = summary["time"].map(_when)
-        tol = ""
-        if "tolerance" not in spec["grid"]:
-            summary = summary.drop(columns="tolerance")
-            tol = f"tolerance {TOLERANCE:g} of the window, "
-        print(f"{spec['run']['path']} on {spec['device']}: {len(spec['run']['seeds'])} networks x "
-              f"{spec['instances']} chips, {spec['repeats']} inferences per chip and time, {tol}drift "
-              f"compensation {spec['drift_compensation']}, wires {spec['line_resistance']:g} ohm")
-    print(summary.to_string(index=False, formatters={c: _fmt for c in summary.columns}))
-    print(f"{len(df)} rows ({ran} new {unit} of {len(jobs(spec))}) in {out}: {files}" if deploy_mode
-          else f"{len(df)} runs ({ran} new) in {out}: {files}")
-    return 0

@@ -503,35 +503,3 @@ def drift(g, t, inst: DeviceInstances, cfg: DeviceConfig) -> np.ndarray:
     g = _as_g(g, inst)
     ratio = np.maximum(np.asarray(t, dtype=float) / cfg.drift_t0, 1.0)
     return _clip(g * ratio ** (-inst.nu), inst)
-
-
-def plot_device(cfg: DeviceConfig, path, rng: np.random.Generator, *, devices: int = 4):
-    """PNG: conductance over 200 up then 200 down pulses for a few sampled devices (left)
-    and the spread of programmed - target at a few targets (right). Returns ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    inst = sample_instances(cfg, (devices,), rng)
-    g = np.array(inst.g_min)
-    trace = [g]
-    for step in [1] * 200 + [-1] * 200:
-        g = pulse(g, step, inst, cfg, rng)
-        trace.append(g)
-    uS = 1e6
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(np.arange(401), np.array(trace) * uS)
-    ax1.axvline(200, color="grey", lw=0.5)
-    ax1.set(xlabel="pulse number", ylabel="conductance (uS)", title=f"{cfg.name}: 200 up, 200 down")
-    many = sample_instances(cfg, (2000,), rng)
-    for frac in (0.2, 0.5, 0.8):
-        target = cfg.g_min + frac * cfg.g_range
-        err = program(np.zeros(many.shape), target, many, cfg, rng) - target
-        ax2.hist(err[many.stuck == 0] * uS, bins=50, histtype="step", label=f"target {target * uS:.3g} uS")
-    ax2.set(xlabel="programmed - target (uS)", ylabel="devices", title="programming error")
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

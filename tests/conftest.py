@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from deepxbar.tasks import make_task
@@ -9,16 +12,14 @@ def xor_x():
     return make_task("xor").X
 
 
-def run_cli(*args, timeout: float = 300):
-    """The real console entry point in a subprocess: exit code, stdout, stderr."""
-    import subprocess
-    import sys
+def _run_cli(*args, timeout: float = 300):
     p = subprocess.run([sys.executable, "-m", "deepxbar.cli", *args], capture_output=True, text=True,
                        timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
-    """``cli(*args, timeout=300)``: the console entry point in a subprocess -> (code, stdout, stderr)."""
-    return run_cli
+    """``cli(*args, timeout=300)``: the real console entry point in a subprocess ->
+    (exit code, stdout, stderr)."""
+    return _run_cli

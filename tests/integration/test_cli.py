@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 
 from deepxbar.cli import main
-from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
-def xor_run(tmp_path_factory):
+def xor_run(cli, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "xor"
-    code, stdout, stderr = run_cli("train", "--task", "xor", "--seeds", "3", "--epochs", "40",
+    code, stdout, stderr = cli("train", "--task", "xor", "--seeds", "3", "--epochs", "40",
                                    "--out", str(out), "--json")
     assert code == 0, stderr
     return out, json.loads(stdout)
@@ -81,13 +80,13 @@ def test_one_hot_asym_ep_and_prune(tmp_path, capsys):
     (["--seeds", "two"], "--seeds"),
     (["--frobnicate"], "frobnicate"),
 ])
-def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, fragment):
-    assert_refused(tmp_path, args, fragment)
+def test_bad_input_is_one_line_exit_2_nothing_written(cli, tmp_path, args, fragment):
+    assert_refused(cli, tmp_path, args, fragment)
 
 
-def assert_refused(tmp_path, args, fragment):
+def assert_refused(cli, tmp_path, args, fragment):
     out = tmp_path / "never"
-    code, stdout, stderr = run_cli("train", *args, "--out", str(out))
+    code, stdout, stderr = cli("train", *args, "--out", str(out))
     assert code == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], stderr
@@ -95,27 +94,27 @@ def assert_refused(tmp_path, args, fragment):
     assert not out.exists()
 
 
-def test_choice_errors_name_the_allowed_values():
-    code, _, stderr = run_cli("train", "--task", "nand")
+def test_choice_errors_name_the_allowed_values(cli):
+    code, _, stderr = cli("train", "--task", "nand")
     assert code == 2 and "xor" in stderr and "identity" in stderr
 
 
-def test_unwritable_or_occupied_out_refused(tmp_path):
+def test_unwritable_or_occupied_out_refused(cli, tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("precious")
-    code, _, stderr = run_cli("train", "--epochs", "1", "--out", str(tmp_path / "full"))
+    code, _, stderr = cli("train", "--epochs", "1", "--out", str(tmp_path / "full"))
     assert code == 2 and "--out" in stderr and len(stderr.strip().splitlines()) == 1
     assert (tmp_path / "full" / "keep.txt").read_text() == "precious"
     if os.geteuid() != 0:  # root writes anywhere
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
-        code, _, stderr = run_cli("train", "--epochs", "1", "--out", str(ro / "x"))
+        code, _, stderr = cli("train", "--epochs", "1", "--out", str(ro / "x"))
         assert code == 2 and "--out" in stderr
-    code, _, stderr = run_cli("train", "--epochs", "1", "--out", "/proc/deepxbar-run")
+    code, _, stderr = cli("train", "--epochs", "1", "--out", "/proc/deepxbar-run")
     assert code == 2 and "--out" in stderr and "Traceback" not in stderr
 
 
-def test_malformed_run_folders_refused(tmp_path, xor_run):
+def test_malformed_run_folders_refused(cli, tmp_path, xor_run):
     src, _ = xor_run
     cases = {}
     empty = tmp_path / "empty"
@@ -140,10 +139,10 @@ def test_malformed_run_folders_refused(tmp_path, xor_run):
     np.savez(nan / "weights.npz", **arrays)
     cases["nan"] = nan
     for name, path in cases.items():
-        code, _, stderr = run_cli("stability", str(path))
+        code, _, stderr = cli("stability", str(path))
         assert code == 2, name
         assert len(stderr.strip().splitlines()) == 1 and "RUN_DIR" in stderr, (name, stderr)
-    code, _, stderr = run_cli("stability", str(tmp_path / "missing"))
+    code, _, stderr = cli("stability", str(tmp_path / "missing"))
     assert code == 2 and "not a folder" in stderr
 
 
@@ -200,8 +199,8 @@ def test_devices_command(tmp_path, capsys):
     (["--device", "rram", "--device-set", "colour=blue"], "--device-set"),
     (["--line-resistance", "-1"], "line_resistance"),
 ])
-def test_bad_device_parameters_refused(tmp_path, args, fragment):
-    assert_refused(tmp_path, args, fragment)
+def test_bad_device_parameters_refused(cli, tmp_path, args, fragment):
+    assert_refused(cli, tmp_path, args, fragment)
 
 
 def test_train_with_the_brian2_engine(tmp_path, capsys):
@@ -228,14 +227,14 @@ def _measured_states(stdout: str) -> dict[int, float]:
 @pytest.mark.spice
 @pytest.mark.parametrize("style, phase", [("behavioural", "free"), ("behavioural", "nudged"),
                                           ("crossbar", "free"), ("crossbar", "nudged")])
-def test_exported_deck_runs_in_ngspice_and_prints_the_states(xor_run, tmp_path, style, phase):
+def test_exported_deck_runs_in_ngspice_and_prints_the_states(cli, xor_run, tmp_path, style, phase):
     from deepxbar.runs import load_run
     from circuits.physics import V_FS
     from deepxbar.spice import _phase, chip_of
     from models.settle import settle
     src, _ = xor_run
     deck = tmp_path / "net.cir"
-    code, _, stderr = run_cli("export-spice", str(src), "-o", str(deck), "--style", style,
+    code, _, stderr = cli("export-spice", str(src), "-o", str(deck), "--style", style,
                               "--phase", phase, "--sample", "2")
     assert code == 0, stderr
     text = deck.read_text()
@@ -252,13 +251,13 @@ def test_exported_deck_runs_in_ngspice_and_prints_the_states(xor_run, tmp_path, 
 
 
 @pytest.mark.spice
-def test_hostile_names_never_reach_the_netlist(xor_run, tmp_path):
+def test_hostile_names_never_reach_the_netlist(cli, xor_run, tmp_path):
     import shutil
     src, _ = xor_run
     evil = tmp_path / "x\n.control\nshell touch PWNED\n.endc"
     shutil.copytree(src, evil)
     deck = tmp_path / "evil.cir"
-    code, _, stderr = run_cli("export-spice", str(evil), "-o", str(deck))
+    code, _, stderr = cli("export-spice", str(evil), "-o", str(deck))
     assert code == 0, stderr
     lines = deck.read_text().lower().splitlines()
     # the user's text survives only inside the title line (line 1, never parsed),
@@ -288,18 +287,18 @@ def test_verify_engines_agree(xor_run, capsys):
         assert v["phases"][phase]["spice_crossbar"] < 1e-6
 
 
-def _train_json(tmp_path, name, *args):
+def _train_json(cli, tmp_path, name, *args):
     out = tmp_path / name
-    code, stdout, stderr = run_cli("train", *args, "--out", str(out), "--json", "--quiet")
+    code, stdout, stderr = cli("train", *args, "--out", str(out), "--json", "--quiet")
     assert code == 0, stderr
     return json.loads(stdout), out
 
 
 @pytest.mark.spice
-def test_spice_in_the_loop_training_short_and_run(tmp_path):
+def test_spice_in_the_loop_training_short_and_run(cli, tmp_path):
     common = ("--task", "and", "--seeds", "1", "--epochs", "60", "--solver", "reference")
-    spice, a = _train_json(tmp_path, "spice", *common, "--engine", "spice")
-    numpy_, b = _train_json(tmp_path, "numpy", *common)
+    spice, a = _train_json(cli, tmp_path, "spice", *common, "--engine", "spice")
+    numpy_, b = _train_json(cli, tmp_path, "numpy", *common)
     assert spice["engine"] == "spice"
     assert spice["per_seed"][0]["success"] == numpy_["per_seed"][0]["success"] is True
     with np.load(a / "weights.npz") as wa, np.load(b / "weights.npz") as wb:
@@ -309,20 +308,20 @@ def test_spice_in_the_loop_training_short_and_run(tmp_path):
 
 @pytest.mark.spice
 @pytest.mark.slow
-def test_spice_in_the_loop_learns_xor_like_numpy(tmp_path):
-    spice, _ = _train_json(tmp_path, "spice", "--task", "xor", "--seeds", "1", "--epochs", "200",
+def test_spice_in_the_loop_learns_xor_like_numpy(cli, tmp_path):
+    spice, _ = _train_json(cli, tmp_path, "spice", "--task", "xor", "--seeds", "1", "--epochs", "200",
                           "--engine", "spice")  # the default XOR nets reach 0 error within 141 epochs
-    numpy_, _ = _train_json(tmp_path, "numpy", "--task", "xor", "--seeds", "1", "--epochs", "200")
+    numpy_, _ = _train_json(cli, tmp_path, "numpy", "--task", "xor", "--seeds", "1", "--epochs", "200")
     assert spice["per_seed"][0]["success"] and numpy_["per_seed"][0]["success"]
 
 
 @pytest.mark.spice
-def test_pyspice_engine_trains_like_the_subprocess_engine(tmp_path):
+def test_pyspice_engine_trains_like_the_subprocess_engine(cli, tmp_path):
     """The same decks, run in process by PySpice or by `ngspice -b`: the same weights
     (the transients differ by ngspice's parsing of %.17g numbers, ~1e-7 of V_fs)."""
     common = ("--task", "and", "--seeds", "1", "--epochs", "5", "--solver", "reference")
-    py, a = _train_json(tmp_path, "pyspice", *common, "--engine", "pyspice")
-    sp, b = _train_json(tmp_path, "spice", *common, "--engine", "spice")
+    py, a = _train_json(cli, tmp_path, "pyspice", *common, "--engine", "pyspice")
+    sp, b = _train_json(cli, tmp_path, "spice", *common, "--engine", "spice")
     assert py["engine"] == "pyspice"
     with np.load(a / "weights.npz") as wa, np.load(b / "weights.npz") as wb:
         assert np.abs(wa["W"] - wb["W"]).max() < 1e-5 * np.abs(wb["W"]).max()

@@ -10,17 +10,16 @@ from deepxbar.cli import main
 from deepxbar.runs import load_chip, load_run
 from hw import devices
 
-from tests.conftest import run_cli
 
 R_WIRE = 0.5  # ohm per segment, as trained
 G_OFF = 2e-8  # S, a leaking select switch
 
 
 @pytest.fixture(scope="module")
-def rram_run(tmp_path_factory):
+def rram_run(cli, tmp_path_factory):
     """RRAM with stuck devices, wires and leaking switches, short training."""
     out = tmp_path_factory.mktemp("hw") / "rram"
-    code, stdout, stderr = run_cli("train", "--task", "xor", "--device", "rram", "--device-set", "stuck_min=0.03",
+    code, stdout, stderr = cli("train", "--task", "xor", "--device", "rram", "--device-set", "stuck_min=0.03",
                                    "--device-set", "stuck_max=0.03", "--line-resistance", str(R_WIRE),
                                    "--off-conductance", str(G_OFF), "--seeds", "2", "--epochs", "30",
                                    "--out", str(out), "--json", "--quiet")
@@ -43,19 +42,19 @@ def _resistors(deck: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(R[O]?\d+_\d+) \S+ \S+ (\S+)$", deck, re.M)}
 
 
-def _export(run_dir, tmp_path, *extra) -> str:
+def _export(cli, run_dir, tmp_path, *extra) -> str:
     out = tmp_path / "deck.cir"
-    code, _, stderr = run_cli("export-spice", str(run_dir), "-o", str(out), "--style", "crossbar", *extra)
+    code, _, stderr = cli("export-spice", str(run_dir), "-o", str(out), "--style", "crossbar", *extra)
     assert code == 0, stderr
     return out.read_text()
 
 
 @pytest.mark.parametrize("time_s", [None, 86400.0])
-def test_every_device_resistor_is_one_over_its_conductance(rram_run, tmp_path, time_s):
+def test_every_device_resistor_is_one_over_its_conductance(cli, rram_run, tmp_path, time_s):
     run = load_run(rram_run)
     chip = load_chip(run)
     extra = ("--seed", "1") + (() if time_s is None else ("--time", str(time_s)))
-    deck = _export(rram_run, tmp_path, *extra)
+    deck = _export(cli, rram_run, tmp_path, *extra)
     k, N = 1, run.net.topology.n
     t = 0.0 if time_s is None else time_s
     Gp = devices.drift(chip.Gp, t, chip.inst_p, chip.cfg.device)[k]
@@ -93,8 +92,8 @@ def test_every_device_resistor_is_one_over_its_conductance(rram_run, tmp_path, t
         assert not np.allclose(Gp, chip.Gp[k])  # drift changed something
 
 
-def test_line_resistance_override_and_software_runs(rram_run, tmp_path):
-    deck = _export(rram_run, tmp_path, "--line-resistance", "0")
+def test_line_resistance_override_and_software_runs(cli, rram_run, tmp_path):
+    deck = _export(cli, rram_run, tmp_path, "--line-resistance", "0")
     assert not any(line.startswith("RW") for line in deck.splitlines())
     assert "r_row=0 ohm" in deck
 
@@ -115,52 +114,68 @@ def test_verify_hardware_run_agrees_with_its_hw_model(rram_run, capsys):
     (["--time", "nan"], "--time"),
     (["--line-resistance", "-2"], "--line-resistance"),
 ])
-def test_bad_options_one_line(rram_run, tmp_path, args, message):
-    code, stdout, stderr = run_cli("export-spice", str(rram_run), "-o", str(tmp_path / "x.cir"), *args)
+def test_bad_options_one_line(cli, rram_run, tmp_path, args, message):
+    code, stdout, stderr = cli("export-spice", str(rram_run), "-o", str(tmp_path / "x.cir"), *args)
     assert code == 2 and message in stderr and "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) <= 2  # usage line + the error
     assert not (tmp_path / "x.cir").exists()
 
 
-def test_missing_or_damaged_conductances_and_software_time(rram_run, tmp_path):
+def test_missing_or_damaged_conductances_and_software_time(cli, rram_run, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(rram_run, broken)
     (broken / "conductances.npz").unlink()
     for cmd in (["export-spice", str(broken), "-o", str(tmp_path / "x.cir")], ["verify", str(broken)]):
-        code, _, stderr = run_cli(*cmd)
+        code, _, stderr = cli(*cmd)
         assert code == 2 and "no conductances.npz" in stderr and "Traceback" not in stderr
     (broken / "conductances.npz").write_bytes(b"not a zip")
-    code, _, stderr = run_cli("export-spice", str(broken), "-o", str(tmp_path / "x.cir"))
+    code, _, stderr = cli("export-spice", str(broken), "-o", str(tmp_path / "x.cir"))
     assert code == 2 and "malformed" in stderr
-    code, _, stderr = run_cli("verify", str(rram_run), "--engines", "numpy,hspice")
+    code, _, stderr = cli("verify", str(rram_run), "--engines", "numpy,hspice")
     assert code == 2 and "hspice" in stderr
     assert not (tmp_path / "x.cir").exists()
 
 
-def test_software_run_refuses_time(tmp_path):
+def test_software_run_refuses_time(cli, tmp_path):
     out = tmp_path / "sw"
-    code, _, stderr = run_cli("train", "--task", "and", "--seeds", "1", "--epochs", "5", "--out", str(out), "--quiet")
+    code, _, stderr = cli("train", "--task", "and", "--seeds", "1", "--epochs", "5", "--out", str(out), "--quiet")
     assert code == 0, stderr
-    code, _, stderr = run_cli("export-spice", str(out), "-o", str(tmp_path / "x.cir"), "--time", "10")
+    code, _, stderr = cli("export-spice", str(out), "-o", str(tmp_path / "x.cir"), "--time", "10")
     assert code == 2 and "trained in software" in stderr
 
 
 @pytest.mark.spice
-def test_verify_states_why_and_exits_1_when_engines_disagree(tmp_path):
-    """The paper's config (no leak) on OR, seed 1: the continuous-time circuit stops
-    within the residual tolerance of an equilibrium whose slowest mode is slow, 6e-6
-    from the Euler map's: verify names the case, both states and the reason, exit 1."""
-    out = tmp_path / "paper-or"
-    code, _, stderr = run_cli("train", "--task", "or", "--config", "paper", "--seed", "1", "--seeds", "1",
-                              "--out", str(out), "--quiet")
+def test_verify_states_why_and_exits_1_when_engines_disagree(cli, tmp_path):
+    """The paper's config (no leak) on XOR, seed 0: the trained network's free phase has
+    no equilibrium (a limit cycle) from any pattern, in the Euler map and in the circuit
+    alike: verify names every case, both states and the reason, and exits 1."""
+    out = tmp_path / "paper-xor"
+    code, _, stderr = cli("train", "--task", "xor", "--config", "paper", "--seed", "0", "--seeds", "1",
+                          "--out", str(out), "--quiet")
     assert code == 0, stderr
-    code, stdout, stderr = run_cli("verify", str(out), "--engines", "numpy,spice", "--json")
+    code, stdout, stderr = cli("verify", str(out), "--engines", "numpy,spice", "--json")
     assert code == 1 and "Traceback" not in stderr
     v = json.loads(stdout)
     assert not v["agree"] and v["problems"]
     for p in v["problems"]:
-        assert p["seed"] == 1 and p["difference"] > 1e-6 and len(p["engine_state"]) == len(p["numpy_state"])
+        assert p["seed"] == 0 and p["difference"] > 1e-6 and len(p["engine_state"]) == len(p["numpy_state"])
         assert p["reason"]
-    assert any("slowest mode" in p["reason"] for p in v["problems"])
-    code, stdout, _ = run_cli("verify", str(out), "--engines", "numpy,spice")
-    assert code == 1 and "case(s) where an engine does not agree" in stdout and "slowest mode" in stdout
+    assert {p["phase"] for p in v["problems"]} == {"free"}
+    assert all("limit cycle" in p["reason"] for p in v["problems"])
+    code, stdout, _ = cli("verify", str(out), "--engines", "numpy,spice")
+    assert code == 1 and "case(s) where an engine does not agree" in stdout and "limit cycle" in stdout
+
+
+def test_the_reasons_for_two_settled_states():
+    """One equilibrium with a slow mode (no leak, a nearly singular Jacobian) against
+    another saturation pattern (another equilibrium)."""
+    from deepxbar.spice import _both_settled
+    free = np.array([False, True, True])
+    A = np.zeros((3, 3))
+    A[1, 2] = A[2, 1] = 0.999  # the free block's Jacobian has eigenvalues -1 +- 0.999
+    d = np.ones(3)
+    x, y = np.array([1.0, 0.5, 0.5]), np.array([1.0, 0.5, 0.5 + 1e-4])
+    why = _both_settled(A, d, free, x, y, 1e-7, 1e-7)
+    assert "slowest mode decays at rate 0.001" in why
+    why = _both_settled(A, d, free, x, np.array([1.0, 0.5, 1.0]), 1e-7, 1e-7)
+    assert "different equilibria" in why

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from deepxbar.cli import main
-from deepxbar.sweep import jobs, make_spec, parse_grid
+from deepxbar.sweep import execute, jobs, make_spec, parse_grid
 
 GRID = ["--grid", "write_noise=0,0.05", "--grid", "read_noise=0,0.01"]
 
@@ -185,3 +185,26 @@ def test_grid_over_string_and_optional_fields(tmp_path, capsys):
     assert s["runs"] == 4 and len(s["summary"]) == 4  # the levels=None points are kept
     assert {r["param_levels"] for r in s["summary"]} == {None, 64}
     assert (out / "sweep_levels.png").exists() and (out / "sweep_response.png").exists()
+
+
+def test_the_local_cluster_is_closed_when_the_sweep_fails(tmp_path, monkeypatch):
+    import dask.distributed
+
+    closed = []
+
+    class Cluster:
+        def __init__(self, **options):
+            pass
+
+        def close(self):
+            closed.append(True)
+
+    def client(*args, **options):
+        raise RuntimeError("the scheduler went away")
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", Cluster)
+    monkeypatch.setattr(dask.distributed, "Client", client)
+    spec = make_spec("rram", "xor", 1, 1, parse_grid(["write_noise=0"]))
+    with pytest.raises(RuntimeError, match="went away"):
+        execute(spec, tmp_path / "sweep", workers=2, scheduler=None, progress=False)
+    assert closed == [True]

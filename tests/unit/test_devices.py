@@ -278,12 +278,6 @@ def test_pulse_rejects_fractional_counts_and_wrong_shapes():
     assert np.array_equal(pulse(g, 3.0, inst, IDEAL, _rng()), g + 3 * IDEAL.dw_min * IDEAL.g_range)
 
 
-def test_plot_device_writes_a_png(tmp_path):
-    for name in ("pcm", "ideal"):
-        path = dv.plot_device(PRESETS[name], tmp_path / f"{name}.png", _rng())
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 # ---- corrections against aihwkit's presets (issue 8, part 6) -------------------------------
 
 def test_both_bounds_spread_independently_with_the_stated_std():

@@ -1,7 +1,9 @@
 """Plots that scale: a network too large for a readable graph is drawn as its weight matrix."""
 import numpy as np
 
-from deepxbar import plots
+from deepxbar.plots import run as plots
+from deepxbar.plots.devices import device_response
+from hw.devices import PRESETS
 from models.topology import Topology
 from models.training import TrainConfig, new_networks
 
@@ -45,3 +47,9 @@ def test_confusion_counts_and_the_data_set_plots(tmp_path):
             "test_accuracy": np.random.default_rng(1).uniform(size=(5, 2))}
     plots.accuracy_curves(hist, tmp_path / "a.png", "iris")
     assert all((tmp_path / f).stat().st_size > 1000 for f in ("c.png", "w.png", "a.png"))
+
+
+def test_device_response_writes_a_png(tmp_path):
+    for name in ("pcm", "ideal"):
+        path = device_response(PRESETS[name], tmp_path / f"{name}.png", np.random.default_rng(0))
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

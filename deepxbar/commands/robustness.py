@@ -10,13 +10,13 @@ from tqdm import tqdm
 
 from models.evaluation import BASIN_STARTS, basin_accuracy, weight_noise_robustness
 
-from .options import number, number_list
-from .runs import load_run, task_of, write_file_atomically
+from ..options import number, number_list
+from ..runs import load_run, task_of, write_file_atomically
 
 DEFAULT_NOISE = "0,0.003,0.01,0.03,0.1"
 
 
-def add_parser(sub) -> None:
+def add_parser(sub):
     p = sub.add_parser(
         "robustness", help="accuracy of a trained run under weight noise and from any start",
         description="For every sigma, K trials of fresh additive N(0, sigma^2) noise on every live "
@@ -30,9 +30,12 @@ def add_parser(sub) -> None:
     p.add_argument("--trials", type=number(int, 1), default=20, metavar="K",
                    help="noise draws per sigma and seed (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    return p
 
 
-def cmd_robustness(args) -> int:
+def run(args) -> int:
+    from ..plots import reports as plots
+
     sigmas = args.weight_noise
     run = load_run(args.run_dir)
     c = run.config
@@ -63,7 +66,7 @@ def cmd_robustness(args) -> int:
         },
     }
     png = run.path / "robustness.png"
-    write_file_atomically(png, lambda p: _plot(out, p), suffix=".png")
+    write_file_atomically(png, lambda p: plots.robustness(out, p), suffix=".png")
     out["plot"] = str(png)
     if args.json:
         print(json.dumps(out))
@@ -76,24 +79,3 @@ def cmd_robustness(args) -> int:
     print(f"largest |W| per seed: {min(max_w):.3g}..{max(max_w):.3g}; plot: {png}")
     return 0
 
-
-def _plot(out: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    s = np.array(out["weight_noise"])
-    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
-    positive = s > 0  # sigma 0 has no place on a log axis: it is in the printed table
-    ax.plot(s[positive], np.array(out["p_all_correct"])[positive], "o-", label="P(all patterns right)")
-    ax.plot(s[positive], np.array(out["accuracy_mean"])[positive], "s--", label="mean accuracy")
-    if positive.any():
-        ax.set_xscale("log")
-    ax.axhline(out["basin_accuracy"], color="grey", lw=1, ls=":",
-               label=f"basin accuracy (no noise) {out['basin_accuracy']:.2f}")
-    ax.set(xlabel="weight noise sigma (weight units)", ylabel="fraction", ylim=(-0.02, 1.02),
-           title=f"{Path(out['run_dir']).name}: {len(out['seeds'])} seeds x {out['trials']} trials")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

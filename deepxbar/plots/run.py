@@ -1,17 +1,16 @@
-"""PNG plots of a training run: curves, weights, the network graph, decision maps."""
+"""PNG plots of a training run: curves, weights, the network graph, decision maps,
+conductances; for data sets accuracy curves, a confusion matrix and input weights."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import FancyArrowPatch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import FancyArrowPatch  # noqa: E402
-
-from models.topology import Topology  # noqa: E402
-from models.training import Network, TrainConfig, free_phase  # noqa: E402
+from models.topology import Topology
+from models.training import Network, TrainConfig, free_phase
 
 MAX_PANELS = 4  # seeds shown side by side
 GRAPH_MAX_NEURONS = 40  # larger networks: the weight matrix instead of the graph (edges unreadable)
@@ -230,3 +229,31 @@ def input_weight_images(net: Network, seed_index: int, side: int, path: Path, sh
     fig.suptitle("input weights of hidden units (red excites, blue inhibits)", fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def run_plots(exp, title: str, bias_input: bool) -> dict[str, Callable[[Path], None]]:
+    """The PNGs of a run folder (``deepxbar.experiment.Experiment``), each a writer of
+    its path: training curves, weights, the network graph (a weight-matrix image when
+    large); the conductances of a hardware run; the decision map of a two-input logic
+    task; for a data set the accuracy curves, the test confusion matrix and, when the
+    features form a square image (digits: 8 x 8), the hidden units' input weights."""
+    net, seeds, task = exp.net, exp.seeds, exp.task
+    writers = {
+        "training_curves.png": lambda p: training_curves(exp.history, p, title),
+        "weights.png": lambda p: weight_matrices(net, seeds, p, bias_input),
+        "network.png": lambda p: network_graphs(net, seeds, p, bias_input),
+    }
+    if exp.crossbar is not None:
+        writers["conductances.png"] = lambda p: conductance_histogram(exp.crossbar, p)
+    if exp.data_set:
+        writers["accuracy.png"] = lambda p: accuracy_curves(exp.history, p, title)
+        writers["confusion.png"] = lambda p: confusion_matrix(
+            exp.evaluation.outputs[:, 0], task.Y_test, task.classes, p,
+            f"{task.name}: test set, {len(seeds)} seed(s) summed")
+        side = int(round(task.n_data_inputs ** 0.5))
+        if side * side == task.n_data_inputs and side >= 4 and net.topology.n_hidden > 0:
+            writers["input_weights.png"] = lambda p: input_weight_images(net, 0, side, p)
+    elif task.n_data_inputs == 2:
+        writers["decision_map.png"] = lambda p: decision_maps(
+            net, exp.cfg, seeds, task.X, task.Y, p, bias_input)
+    return writers

@@ -12,21 +12,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from circuits.energy import deployment_energy
 from hw.deploy import (COMPENSATIONS, MAX_ITERATIONS, REACH, TOLERANCE, deploy, judge, mapping_window,
                        programming_summary)
 from hw.devices import PRESETS
 
-from .hardware import device_config
-from .options import number, number_list
-from .runs import load_run, task_of, write_file_atomically
+from ..formats import when
+from ..hardware import device_config
+from ..options import UsageError, number, number_list
+from ..runs import load_run, task_of, write_file_atomically
 
 DEFAULT_TIMES = (0.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
 
 
-def add_deploy_parser(sub) -> None:
+def add_parser(sub):
     p = sub.add_parser(
         "deploy", help="a trained run on freshly programmed chips, over time",
         description="Program every network of a run onto fresh chips by program-and-verify "
@@ -55,49 +54,54 @@ def add_deploy_parser(sub) -> None:
     p.add_argument("--repeats", type=number(int, 1), default=10, metavar="R",
                    help="inferences per chip and time, each with a fresh read (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    return p
 
 
-def _when(t: float) -> str:
-    for unit, s in (("year", 31536000), ("day", 86400), ("hour", 3600), ("min", 60)):
-        if t >= s and (t / s) == round(t / s, 1):
-            v = t / s
-            return f"{v:g} {unit}{'s' if v != 1 and unit != 'min' else ''}"
-    return f"{t:g} s"
-
-
-def cmd_deploy(args) -> int:
+def run(args) -> int:
     from tqdm import tqdm
 
-    from .cli import UsageError
+    from ..plots import reports as plots
 
     try:
         dev = device_config(args.device, args.device_set)
     except ValueError as e:
         raise UsageError(f"deepxbar deploy: error: device: {e}") from None
     run = load_run(args.run_dir)
-    c = run.config
     task = task_of(run)
     try:
         mapping_window(dev)
     except ValueError as e:  # a device whose devices share no window
         raise UsageError(f"deepxbar deploy: error: {e}") from None
     times = [float(t) for t in args.times]
-    cfg = run.cfg
     with tqdm(total=1 + len(times), desc=f"deploy on {dev.name}", unit="step", disable=args.json,
               leave=False) as bar:
         dep = deploy(run.net, run.seeds, dev, args.instances, args.tolerance, args.max_iterations)
         bar.update(1)
-        res = judge(dep, cfg, task.X, task.Y, times, args.repeats, args.drift_compensation,
+        res = judge(dep, run.cfg, task.X, task.Y, times, args.repeats, args.drift_compensation,
                     args.line_resistance, on_time=lambda i: bar.update(1))
+    out = _report(args, run, dev, times, dep, res)
+    png = run.path / f"deploy-{dev.name}.png"
+    out["plot"] = str(png)
+    write_file_atomically(png, lambda p: plots.deploy(out, p), suffix=".png")
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    _print(out, dep.G.shape[0])
+    return 0
+
+
+def _report(args, run, dev, times: list[float], dep, res) -> dict:
+    """What ``deploy`` prints or gives as JSON: programming, energy and, per time, the
+    judgement of the chips (``hw.deploy.judge``'s ``res``), with their definitions."""
+    cfg = run.cfg
     prog = programming_summary(dep)
-    K, I = dep.G.shape[:2]
     try:
         energy = deployment_energy(dev.name, dep.pulses, dep.G, dep.cells)
     except ValueError:  # a device without a pulse model
         energy = None
     acc = res["accuracy"].reshape(len(times), -1)
-    out = {
-        "run_dir": str(run.path), "task": c.get("task"), "model": cfg.model, "device": dev.name,
+    return {
+        "run_dir": str(run.path), "task": run.config.get("task"), "model": cfg.model, "device": dev.name,
         "tolerance": args.tolerance, "times": times,
         "accuracy_mean": [float(a) for a in acc.mean(1)],
         "accuracy_std": [float(a) for a in acc.std(1)],
@@ -110,7 +114,7 @@ def cmd_deploy(args) -> int:
         "unconverged": prog["unconverged"],
         "devices": prog["devices"],
         "programming_energy": energy,
-        "instances": I, "repeats": args.repeats, "seeds": run.seeds,
+        "instances": dep.G.shape[1], "repeats": args.repeats, "seeds": run.seeds,
         "max_iterations": args.max_iterations, "init_state": cfg.init_state,
         "drift_compensation": args.drift_compensation, "line_resistance": args.line_resistance,
         "mapping": {"reach_floor_top": list(REACH), "window": [float(w) for w in dep.window],
@@ -136,14 +140,6 @@ def cmd_deploy(args) -> int:
                          "~ U(0, init_state), the starts of the software evaluation's repeats",
         },
     }
-    png = run.path / f"deploy-{dev.name}.png"
-    out["plot"] = str(png)
-    write_file_atomically(png, lambda p: plot_deploy(out, p), suffix=".png")
-    if args.json:
-        print(json.dumps(out))
-        return 0
-    _print(out, K)
-    return 0
 
 
 def _conditions(s: dict, n_nets: int) -> str:
@@ -168,42 +164,10 @@ def _print(s: dict, n_nets: int) -> None:
     print(f"{'time':>10} {'accuracy':>9} {'std':>6} {'P(all correct)':>15} {'P(stable)':>10} "
           f"{'G(t)/G(0)':>10} {'W err rms':>10}")
     for i, t in enumerate(s["times"]):
-        print(f"{_when(t):>10} {s['accuracy_mean'][i]:>9.3f} {s['accuracy_std'][i]:>6.3f} "
+        print(f"{when(t):>10} {s['accuracy_mean'][i]:>9.3f} {s['accuracy_std'][i]:>6.3f} "
               f"{s['p_all_correct'][i]:>15.3f} {s['p_stable'][i]:>10.3f} {s['conductance_ratio'][i]:>10.3f} "
               f"{s['weight_error_rms'][i]:>10.4f}")
     print("P(all correct): fraction of (chip, inference) pairs with every pattern right; P(stable): "
           "every equilibrium certified; G(t)/G(0) as the periphery sees it (compensated)")
     print(f"plot: {s['plot']}")
 
-
-def plot_deploy(s: dict, path: Path) -> None:
-    """Accuracy (mean, band of +- one std over the chips), P(all correct) and P(stable)
-    against time after programming; symlog time axis (linear below 1 s, so t = 0 is 0)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = np.array(s["times"])
-    m, sd = np.array(s["accuracy_mean"]), np.array(s["accuracy_std"])
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
-    ax.fill_between(t, np.clip(m - sd, 0, 1), np.clip(m + sd, 0, 1), color="C0", alpha=0.25,
-                    label="accuracy +- 1 std over chips")
-    ax.plot(t, m, "o-", color="C0", label="accuracy (mean)")
-    ax.plot(t, s["p_all_correct"], "s-", color="C1", label="P(all correct)")
-    ax.plot(t, s["p_stable"], "^--", color="C2", label="P(stable, local certificate)")
-    ax.set_xscale("symlog", linthresh=1.0)
-    ax.set_xlim(left=0)
-    if len(t) <= 8:  # the times themselves, in words
-        ax.set_xticks(t, [_when(x) for x in t], rotation=30, fontsize=8)
-        ax.minorticks_off()
-    ax.set_ylim(-0.02, 1.02)
-    ax.set(xlabel="time after programming (symlog axis: linear below 1 s, logarithmic above)", ylabel="fraction")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
-    ax.set_title(f"{Path(s['run_dir']).name} on {s['device']}: {s['instances']} chips per network, "
-                 f"{s['repeats']} inferences each\ntolerance {s['tolerance']:g} of the window, "
-                 f"compensation {s['drift_compensation']}, wires {s['line_resistance']:g} ohm, "
-                 f"starts U(0, {s['init_state']:g})", fontsize=9)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -1,0 +1,152 @@
+"""`deepxbar sweep`: start a sweep over a grid (training or deployment) or finish one."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from circuits import engines
+from hw.deploy import COMPENSATIONS, MAX_ITERATIONS, TOLERANCE
+from hw.devices import PRESETS
+
+from ..formats import when
+from ..options import UsageError, number
+from ..runs import write_file_atomically
+from ..sweep import (DEPLOY_DEFAULTS, SweepError, execute, jobs, load_spec_file, make_deploy_spec, make_spec,
+                     parse_grid, plotted, summarise, write_outputs)
+from ..tasks import TASKS
+
+
+def add_parser(sub):
+    """``deepxbar sweep`` and its options."""
+    p = sub.add_parser(
+        "sweep", help="grid over device parameters x seeds (training or deployment), on Dask",
+        description="Train the default DEEP config on crossbars for every point of a grid over device "
+        "parameters and every seed, judged on the weights and on the chip; or (--deploy RUN_DIR) program "
+        "the trained networks of a run onto fresh chips for every point of a grid over device parameters, "
+        "tolerance and time after programming. Each finished job is saved at once (atomically), --resume "
+        "runs only what is missing.")
+    p.add_argument("--grid", action="append", default=[], metavar="PARAM=V1,V2,...",
+                   help="device parameter and its values (SI units; strings for response/depression, "
+                   "none for levels/d2d_floor); with --deploy also tolerance=F,... (of the window) and "
+                   "time=S,... (s after programming, increasing); repeatable")
+    p.add_argument("--file", type=Path, help="a TOML sweep file: device, task, seeds, epochs, engine (or deploy, "
+                   "instances, repeats, drift_compensation, line_resistance, max_iterations) and a [grid] table")
+    p.add_argument("--device", choices=sorted(PRESETS), default="rram", help="base preset (default rram)")
+    p.add_argument("--task", choices=TASKS, help="training: logic task (default xor)")
+    p.add_argument("--seeds", type=number(int, 1), metavar="K", help="training: seeds 0..K-1 (default 10)")
+    p.add_argument("--epochs", type=number(int, 1), help="training: default: the default config's")
+    p.add_argument("--engine", choices=engines.names(), help="training: what settles the phases (default numpy)")
+    p.add_argument("--deploy", type=Path, metavar="RUN_DIR",
+                   help="sweep the deployment of this trained run instead of training (every seed of the run)")
+    p.add_argument("--instances", type=number(int, 1), metavar="K",
+                   help=f"--deploy: fresh chips per network (default {DEPLOY_DEFAULTS['instances']})")
+    p.add_argument("--repeats", type=number(int, 1), metavar="R",
+                   help=f"--deploy: inferences per chip and time (default {DEPLOY_DEFAULTS['repeats']})")
+    p.add_argument("--drift-compensation", choices=COMPENSATIONS, help="--deploy: default none")
+    p.add_argument("--line-resistance", type=number(float, 0.0), metavar="OHMS",
+                   help="--deploy: wire resistance per crossbar segment (default 0)")
+    p.add_argument("--max-iterations", type=number(int, 1), metavar="M",
+                   help=f"--deploy: program-and-verify iterations at most (default {MAX_ITERATIONS})")
+    p.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2; 0 = serial)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead")
+    p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/DEVICE-TASK-TIME, "
+                   "sweeps/deploy-RUN-DEVICE-TIME)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="finish the sweep in DIR")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+_TRAIN_ONLY = ("task", "seeds", "epochs", "engine")
+
+
+def _spec_from_args(args) -> dict:
+    given = {k: getattr(args, k, None) for k in (*_TRAIN_ONLY, "deploy", *DEPLOY_DEFAULTS)}
+    file = load_spec_file(args.file, deploy_mode=given["deploy"] is not None) if args.file else {}
+    if file and args.grid:
+        raise SweepError("--grid and --file: give the grid in one place")
+    merged = {**{k: v for k, v in given.items() if v is not None}, **{k: v for k, v in file.items() if k != "grid"}}
+    device = file.get("device", args.device)
+    grid = file["grid"] if file else None
+    if merged.get("deploy") is not None:
+        wrong = [k for k in _TRAIN_ONLY if merged.get(k) is not None]
+        if wrong:
+            raise SweepError(f"--{wrong[0]}: does not apply with --deploy (the run's networks are deployed)")
+        if grid is None:
+            grid = parse_grid(args.grid, deploy_mode=True)
+        opts = {k: merged.get(k, d) for k, d in DEPLOY_DEFAULTS.items()}
+        return make_deploy_spec(merged["deploy"], device, grid, **opts)
+    wrong = [k for k in DEPLOY_DEFAULTS if merged.get(k) is not None]
+    if wrong:
+        raise SweepError(f"--{wrong[0].replace('_', '-')}: applies with --deploy RUN_DIR only")
+    if grid is None:
+        grid = parse_grid(args.grid)
+    return make_spec(device, merged.get("task", "xor"), merged.get("seeds", 10), merged.get("epochs"), grid,
+                     merged.get("engine", "numpy"))
+
+
+def _resume_spec(out: Path) -> dict:
+    try:
+        spec = json.loads((out / "spec.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise SweepError(f"--resume {out}: no readable spec.json ({e.__class__.__name__})") from None
+    if spec.get("mode", "train") == "deploy":
+        return make_deploy_spec(spec["run"]["path"], spec["device"], spec["grid"],
+                                **{k: spec[k] for k in DEPLOY_DEFAULTS}, expect=spec["run"])
+    return make_spec(spec["device"], spec["task"], spec["seeds"], spec["epochs"], spec["grid"],
+                     spec.get("engine", "numpy"))
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+    return str(v)
+
+
+def run(args) -> int:
+    """Start a sweep (``--grid``/``--file``, ``--deploy``) in ``--out``, or finish one
+    (``--resume DIR``); a refused sweep is a usage error (one line, exit 2)."""
+    try:
+        return _sweep(args)
+    except SweepError as e:
+        raise UsageError(f"deepxbar sweep: error: {e}") from None
+
+
+def _sweep(args) -> int:
+    if args.workers < 0:
+        raise SweepError(f"--workers {args.workers}: must be >= 0 (0: serial, in this process)")
+    if args.resume:
+        out = Path(args.resume)
+        spec = _resume_spec(out)
+    else:
+        spec = _spec_from_args(args)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        default = (f"sweeps/deploy-{Path(spec['run']['path']).name}-{spec['device']}-{stamp}"
+                   if spec["mode"] == "deploy" else f"sweeps/{spec['device']}-{spec['task']}-{stamp}")
+        out = Path(args.out or default)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise SweepError(f"--out {out}: exists and is not empty (use --resume {out} to continue it)")
+        write_file_atomically(out / "spec.json", lambda p: p.write_text(json.dumps(spec, indent=2)))
+    ran = execute(spec, out, args.workers, args.scheduler, progress=not args.json)
+    df = write_outputs(out, spec)
+    summary = summarise(df, spec)
+    deploy_mode = spec["mode"] == "deploy"
+    unit = "jobs" if deploy_mode else "runs"
+    files = ", ".join(["results.csv", "results.parquet", *(f"sweep_{k}.png" for k in plotted(spec))])
+    if args.json:
+        print(json.dumps({"out": str(out), "mode": spec["mode"], "ran": ran, "jobs": len(jobs(spec)),
+                          "runs": len(df), "summary": json.loads(summary.to_json(orient="records", double_precision=15))}))
+        return 0
+    if deploy_mode:
+        summary["time"] = summary["time"].map(when)
+        tol = ""
+        if "tolerance" not in spec["grid"]:
+            summary = summary.drop(columns="tolerance")
+            tol = f"tolerance {TOLERANCE:g} of the window, "
+        print(f"{spec['run']['path']} on {spec['device']}: {len(spec['run']['seeds'])} networks x "
+              f"{spec['instances']} chips, {spec['repeats']} inferences per chip and time, {tol}drift "
+              f"compensation {spec['drift_compensation']}, wires {spec['line_resistance']:g} ohm")
+    print(summary.to_string(index=False, formatters={c: _fmt for c in summary.columns}))
+    print(f"{len(df)} rows ({ran} new {unit} of {len(jobs(spec))}) in {out}: {files}" if deploy_mode
+          else f"{len(df)} runs ({ran} new) in {out}: {files}")
+    return 0
