@@ -36,7 +36,7 @@ HARDWARE_KEYS = ("device", "g0", "line_resistance", "write_verify", "drift_time"
 # them and loads with the defaults: what it was trained with (hardware), or settings that
 # act on training only (train), not on the commands that judge a loaded run.
 ADDED_IN_FORMAT_1 = {"": ("batch_size", "data"), "hardware": ("reads", "deadband", "off_conductance"),
-                     "train": ("eta_final", "paper_horizon")}
+                     "train": ("eta_final", "paper_horizon", "newton_at")}
 DATA_KEYS = ("source", "label", "split_seed", "test_fraction")
 
 

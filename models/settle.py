@@ -35,6 +35,8 @@ from .dynamics import AffineField, projected_residual, residual_norm
 
 SOLVERS = ("reference", "fast")
 POLISH_AT = 1e-5  # residual at which the exact polish is tried (earlier costs path accuracy)
+REACH_PER_RESIDUAL = 50.0  # its candidate may lie this many residuals away (slowest rate 0.02 per tau)
+NEWTON_ITERATIONS = 12
 _BLAS_MIN_N = 48  # below this, compiled per-sample loops beat one BLAS matmul per step
 _ZERO_FIELD = 1e-12  # a saturated neuron's field this small pointing inward counts as zero
 
@@ -67,16 +69,23 @@ def settle(
     max_steps: int = 20_000,
     accumulate: bool = False,
     hebbian: bool = False,
+    newton_at: float | None = None,
 ) -> SettleResult:
     """Settle ``s0`` (K, B, N) under ``field``.
 
     ``steps`` is the reference's fixed horizon (and the nominal horizon of ``hebb``);
     the fast solver ignores it for stopping and runs up to ``max_steps``.
+
+    ``newton_at`` (fast solver, N >= 48, no path integral): once a sample's residual is
+    below it, try the active-set Newton (``_newton``) and stop there when it finds a
+    stable equilibrium within ``REACH_PER_RESIDUAL`` residuals of the Euler state. Much
+    faster where the Euler map converges slowly; in a network with several stable
+    equilibria it may pick another one than the Euler trajectory would reach (None: off).
     """
     if solver == "reference":
         return _settle_reference(field, s0, dt, steps, tol, accumulate, hebbian)
     if solver == "fast":
-        return _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian)
+        return _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian, newton_at)
     raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
 
 
@@ -96,7 +105,7 @@ def _settle_reference(field, s0, dt, steps, tol, accumulate, hebbian) -> SettleR
     return SettleResult(s, np.full((K, B), steps), res, res < tol, path, hebb)
 
 
-def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> SettleResult:
+def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian, newton_at) -> SettleResult:
     K, B, N = s0.shape
     s = np.array(s0, dtype=float, order="C")
     A = np.ascontiguousarray(field.A, dtype=float)
@@ -111,16 +120,23 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian) -> S
         res = np.zeros((K, B))
         _settle_compiled(s, A, d, c, free, dt, tol, polish_tol, max_steps, accumulate, hebbian,
                          steps, path, hebb, taken, res)
-    else:  # large N: batched BLAS steps, then the same polish per sample
+    else:  # large N: batched BLAS steps, then the same polish per sample (in parallel)
         done = np.zeros((K, B), dtype=np.bool_)
+        cand = np.empty_like(s)
+        if newton_at is not None and not accumulate and newton_at > polish_tol:
+            s = _euler_batched(s, field, dt, newton_at, max_steps, accumulate, hebbian, steps, path, hebb,
+                               taken, done)
+            accepted = np.zeros((K, B), dtype=np.bool_)
+            _newton_all(s, A, d, c, free, tol, REACH_PER_RESIDUAL, done, cand, accepted)
+            s[accepted] = cand[accepted]
+            done |= accepted
         s = _euler_batched(s, field, dt, polish_tol, max_steps, accumulate, hebbian, steps, path, hebb,
                            taken, done)
-        cand = np.empty(N)
-        for k in range(K):
-            for b in range(B):
-                if _polish(s[k, b], A[k], d[k, b], c[k, b], free, tol, cand):
-                    _jump(s[k, b], cand, path[k], accumulate)
-                    done[k, b] = True
+        accepted = np.zeros((K, B), dtype=np.bool_)
+        _polish_all(s, A, d, c, free, tol, done, cand, accepted)
+        for k, b in zip(*np.nonzero(accepted)):
+            _jump(s[k, b], cand[k, b], path[k], accumulate)
+        done |= accepted
         s = _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, steps, path, hebb,
                            taken, done)
         res = residual_norm(s, field)
@@ -214,9 +230,10 @@ def _polish(x, A, d, c, free, tol, out):  # pragma: no cover - compiled
         for e in range(m):
             M[a, e] = A[idx[e], j]
         M[a, a] -= d[j]
-    if abs(np.linalg.det(M)) < 1e-300:
+    try:
+        z = np.linalg.solve(M, rhs)
+    except Exception:  # exactly singular
         return False
-    z = np.linalg.solve(M, rhs)
     for a in range(m):
         v = z[a]
         if not (-1e-12 <= v <= 1.0 + 1e-12) or abs(v - x[idx[a]]) >= 1e-2:
@@ -225,25 +242,120 @@ def _polish(x, A, d, c, free, tol, out):  # pragma: no cover - compiled
     f = np.empty(N)
     if not field_residual(out, A, d, c, free, f) < tol:
         return False
-    # Stability at the candidate. M is the Jacobian J[a, e] = A[idx_e, idx_a] - d[idx_a]
-    # delta_ae on the block solved for; neurons the solve put on a bound leave the block.
-    keep = np.empty(m, dtype=np.int64)
+    return _stable(out, A, d, free, f)
+
+
+@numba.njit(cache=True)
+def _stable(out, A, d, free, f):  # pragma: no cover - compiled
+    """An equilibrium ``out`` (field ``f`` there) is stable: the Jacobian of the field on
+    the free neurons strictly inside (0, 1) is Hurwitz and every saturated free neuron
+    is pushed strictly outward or has zero field (to ``_ZERO_FIELD``)."""
+    N = out.shape[0]
+    idx = np.empty(N, dtype=np.int64)
     n = 0
-    for a in range(m):
-        j = idx[a]
-        if 0.0 < out[j] < 1.0:
-            keep[n] = a
+    for j in range(N):
+        if free[j] and 0.0 < out[j] < 1.0:
+            idx[n] = j
             n += 1
     J = np.empty((n, n))
     for a in range(n):
         for e in range(n):
-            J[a, e] = M[keep[a], keep[e]]
+            J[a, e] = A[idx[e], idx[a]]
+        J[a, a] -= d[idx[a]]
     if not _hurwitz(J):
         return False
     for j in range(N):
         if free[j] and ((out[j] <= 0.0 and f[j] > _ZERO_FIELD) or (out[j] >= 1.0 and f[j] < -_ZERO_FIELD)):
             return False  # held at a bound by a field pointing inward
     return True
+
+
+@numba.njit(cache=True)
+def _newton(x, A, d, c, free, tol, reach, out):  # pragma: no cover - compiled
+    """Active-set Newton from ``x``: solve f = 0 on the free neurons inside (0, 1) (and
+    those at a bound whose field points inward), the others held at their bound; clip
+    into the box, update the set, repeat (at most ``NEWTON_ITERATIONS``). Writes the
+    candidate to ``out`` and accepts it only if its projected residual is below ``tol``,
+    it is within ``reach`` of ``x`` in every neuron and it is stable (``_stable``)."""
+    N = x.shape[0]
+    out[:] = x
+    live = np.zeros(N, dtype=np.bool_)
+    for j in range(N):
+        live[j] = free[j] and 0.0 < x[j] < 1.0
+    f = np.empty(N)
+    idx = np.empty(N, dtype=np.int64)
+    r = field_residual(out, A, d, c, free, f)
+    for _ in range(NEWTON_ITERATIONS):
+        m = 0
+        for j in range(N):
+            if live[j]:
+                idx[m] = j
+                m += 1
+        if m == 0:
+            break
+        M = np.empty((m, m))
+        rhs = np.empty(m)
+        for a in range(m):
+            j = idx[a]
+            acc = c[j]
+            for i in range(N):
+                if not live[i]:
+                    acc += out[i] * A[i, j]
+            rhs[a] = -acc
+            for e in range(m):
+                M[a, e] = A[idx[e], j]
+            M[a, a] -= d[j]
+        try:
+            z = np.linalg.solve(M, rhs)
+        except Exception:  # exactly singular
+            return False
+        for a in range(m):
+            out[idx[a]] = min(max(z[a], 0.0), 1.0)
+        r = field_residual(out, A, d, c, free, f)
+        if r < tol:
+            break
+        changed = False
+        for j in range(N):
+            if free[j]:
+                now = (0.0 < out[j] < 1.0) or (out[j] <= 0.0 and f[j] > 0.0) or (out[j] >= 1.0 and f[j] < 0.0)
+                if now != live[j]:
+                    live[j] = now
+                    changed = True
+        if not changed:
+            return False
+    if not r < tol:
+        return False
+    for j in range(N):
+        if abs(out[j] - x[j]) > reach:
+            return False
+    return _stable(out, A, d, free, f)
+
+
+@numba.njit(cache=True, parallel=True)
+def _newton_all(s, A, d, c, free, tol, reach_per_residual, done, cand, accepted):  # pragma: no cover
+    """``_newton`` of every sample not ``done`` (K, B), in parallel over the samples,
+    each with reach ``max(1e-2, reach_per_residual x its residual)``."""
+    K, B, N = s.shape
+    for q in numba.prange(K * B):
+        k = q // B
+        b = q - k * B
+        if not done[k, b]:
+            f = np.empty(N)
+            r = field_residual(s[k, b], A[k], d[k, b], c[k, b], free, f)
+            accepted[k, b] = _newton(s[k, b], A[k], d[k, b], c[k, b], free, tol,
+                                     max(1e-2, reach_per_residual * r), cand[k, b])
+
+
+@numba.njit(cache=True, parallel=True)
+def _polish_all(s, A, d, c, free, tol, done, cand, accepted):  # pragma: no cover - compiled
+    """``_polish`` of every sample not ``done`` (K, B), in parallel over the samples:
+    candidates to ``cand``, acceptance to ``accepted``."""
+    K, B, N = s.shape
+    for q in numba.prange(K * B):
+        k = q // B
+        b = q - k * B
+        if not done[k, b]:
+            accepted[k, b] = _polish(s[k, b], A[k], d[k, b], c[k, b], free, tol, cand[k, b])
 
 
 @numba.njit(cache=True)

@@ -107,8 +107,8 @@ def _saddle(start_gap=1e-9):
     return field, np.array([[[1.0, 0.05, 0.05 + start_gap]]])
 
 
-@pytest.mark.parametrize("batched", [False, True])
-def test_polish_never_jumps_to_a_saddle(batched, monkeypatch):
+@pytest.mark.parametrize("batched, newton_at", [(False, None), (True, None), (True, 1e-2)])
+def test_polish_never_jumps_to_a_saddle(batched, newton_at, monkeypatch):
     # Started 1e-9 off the saddle's stable manifold (the diagonal), Euler passes within
     # a residual of 1e-5 of (0.2, 0.2) and then leaves along h2 > h1. Jumping to the
     # exact root there would stop on the saddle (it did: "converged" after 79 steps).
@@ -116,7 +116,7 @@ def test_polish_never_jumps_to_a_saddle(batched, monkeypatch):
     if batched:  # the large-N path: batched Euler steps and the same polish
         monkeypatch.setattr(ms, "_BLAS_MIN_N", 0)
     field, s0 = _saddle()
-    fast = settle(field, s0, solver="fast")
+    fast = settle(field, s0, solver="fast", newton_at=newton_at)
     ref = settle(field, s0, solver="reference", steps=20_000)
     assert ref.converged.all() and np.abs(ref.s[0, 0, 1:] - [0.0, 0.5]).max() < 1e-12
     assert fast.converged.all()
@@ -177,3 +177,50 @@ def test_polish_refuses_a_neuron_held_at_a_bound_by_an_inward_field(c2, accepted
     ok = _polish(x, A, np.ones(3), np.array([0.0, 0.0, c2]), np.array([False, True, True]), 1e-9, out)
     assert ok == accepted
     assert np.abs(out - [1.0, 0.5, 0.0]).max() < 1e-15
+
+
+def _large(seed=0, n=160, batch=24):
+    rng = np.random.default_rng(seed)
+    t = Topology(8, n - 9, 1)
+    W = t.init_weights(rng, 2, 0.3 / np.sqrt(n))
+    X = np.hstack([rng.integers(0, 2, (batch, 7)).astype(float), np.ones((batch, 1))])
+    field = deep_field(W, batch, t.free_mask(), gamma=1.0)
+    return field, initial_states(t, X, [np.random.default_rng(s) for s in (1, 2)], 0.1)
+
+
+def test_active_set_newton_lands_where_euler_settles_in_far_fewer_steps():
+    # N = 160: the large-N path. Euler alone converges slowly here (decay rates down to
+    # ~0.05 per tau); the Newton from a residual of 1e-2 finds the same equilibrium.
+    field, s0 = _large()
+    euler = settle(field, s0, solver="fast", tol=1e-11)
+    newton = settle(field, s0, solver="fast", tol=1e-11, newton_at=1e-2)
+    assert euler.converged.all() and newton.converged.all()
+    assert newton.residual.max() < 1e-11
+    # both within a residual of 1e-11 of one equilibrium whose slowest rate is ~0.05
+    assert np.abs(newton.s - euler.s).max() < 1e-8
+    assert np.median(newton.steps) < 0.3 * np.median(euler.steps)
+
+
+def test_active_set_newton_leaves_the_path_integral_alone():
+    # With the path integral (the nudged phase of training) the Newton is not used: the
+    # result is the one without it, bit for bit.
+    field, s0 = _large(1, n=64, batch=8)
+    a = settle(field, s0, solver="fast", accumulate=True)
+    b = settle(field, s0, solver="fast", accumulate=True, newton_at=1e-2)
+    assert np.array_equal(a.s, b.s) and np.array_equal(a.path, b.path) and np.array_equal(a.steps, b.steps)
+
+
+def test_active_set_newton_refuses_a_far_candidate():
+    # The reach guard: a candidate further than max(1e-2, 50 x residual) from the Euler
+    # state is refused, and Euler goes on to the tolerance.
+    from models.settle import _newton, field_residual
+    field, s0 = _large(2, n=64, batch=1)
+    A, d, c = field.A[0], np.broadcast_to(field.d, s0.shape)[0, 0], np.broadcast_to(field.c, s0.shape)[0, 0]
+    free = np.asarray(field.free, bool)
+    x = s0[0, 0].copy()
+    out = np.empty_like(x)
+    assert _newton(x, A, d, c, free, 1e-9, 10.0, out)  # from the start itself, with no limit
+    f = np.empty_like(x)
+    assert field_residual(out, A, d, c, free, f) < 1e-9
+    far = np.abs(out - x).max()
+    assert far > 0.05 and not _newton(x, A, d, c, free, 1e-9, far / 2, out)
