@@ -6,8 +6,8 @@ regression and a backprop MLP on the same split.
                                    [--epochs E] [--hidden H]
 
 Every run is what ``deepxbar train --data NAME --model M --seed S --seeds 1`` does (the
-data-set preset of ``deepxbar/configs.py``, minibatches of 32, split seed 0, features
-scaled into [0, 1] on the training part); the seeds are trained one at a time so that
+data-set presets of ``deepxbar/configs.py``: the full batch up to 1,000 training samples,
+else minibatches of 32; split seed 0, features scaled into [0, 1] on the training part); the seeds are trained one at a time so that
 the time per seed is the time a user waits for one. The baselines (scikit-learn,
 ``random_state`` = the seed) see the same scaled features without the bias column:
 LogisticRegression(max_iter=5000) and MLPClassifier(100 hidden, max_iter=1000).
@@ -62,13 +62,13 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.data.split(","):
         for model in args.models.split(","):
-            pre = data_preset("default", model)
+            d = data.load(name, split_seed=args.split_seed)
+            pre = data_preset("default", model, len(d.X))
             cfg = pre.train
             if args.epochs:
                 cfg = replace(cfg, epochs=args.epochs)
             if args.hidden:
                 cfg = replace(cfg, n_hidden=args.hidden)
-            d = data.load(name, split_seed=args.split_seed, bias=pre.bias_input)
             base = [baselines(d, s) for s in seeds]
             for dev in devices:
                 hw = None if dev is None else CrossbarConfig(device=PRESETS[dev])

@@ -172,5 +172,9 @@ def load(source: str | Path, label: str | None = None, split_seed: int = 0, test
          bias: bool = True, large: bool = False) -> Dataset:
     """A bundled data set (``DATASETS``) or a file, read, checked, split and scaled."""
     X, y = read(source, label, large)
-    name = source if isinstance(source, str) and source in DATASETS else Path(source).stem
-    return prepare(name, X, y, split_seed, test_fraction, bias)
+    return prepare(name_of(source), X, y, split_seed, test_fraction, bias)
+
+
+def name_of(source: str | Path) -> str:
+    """A bundled data set's name, or a file's stem."""
+    return source if isinstance(source, str) and source in DATASETS else Path(source).stem

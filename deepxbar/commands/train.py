@@ -7,6 +7,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from circuits.engines import make_engine, names as engine_names
 from hw.crossbar import CrossbarConfig
 from models import model as models
@@ -125,9 +127,11 @@ def preset_and_task(args):
     if args.task is not None:
         raise UsageError("deepxbar train: error: --task and --data exclude each other (a logic task or a data set)")
     try:
-        pre = data_preset(args.config, args.model)
-        return pre, data.load(args.data, args.label, args.split_seed, args.test_fraction, pre.bias_input,
-                              args.large)
+        X, y = data.read(args.data, args.label, args.large)
+        name = data.name_of(args.data)
+        n_train = len(y) - int(np.ceil(args.test_fraction * len(y)))  # scikit-learn's split sizes
+        pre = data_preset(args.config, args.model, n_train)
+        return pre, data.prepare(name, X, y, args.split_seed, args.test_fraction, pre.bias_input)
     except ValueError as e:  # DataError included
         raise UsageError(f"deepxbar train: error: --data {args.data}: {e}") from None
 
