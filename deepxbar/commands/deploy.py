@@ -20,6 +20,7 @@ from hw.devices import PRESETS
 from ..formats import when
 from ..hardware import device_config
 from ..options import UsageError, number, number_list
+from ..experiment import STABILITY_SAMPLES, is_data_set
 from ..runs import load_run, task_of, write_file_atomically
 
 DEFAULT_TIMES = (0.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
@@ -53,6 +54,9 @@ def add_parser(sub):
                    help="wire resistance per crossbar segment (default 0)")
     p.add_argument("--repeats", type=number(int, 1), default=10, metavar="R",
                    help="inferences per chip and time, each with a fresh read (default 10)")
+    p.add_argument("--samples", type=number(int, 1), default=STABILITY_SAMPLES, metavar="N",
+                   help=f"data-set runs: judge on the first N test samples (default {STABILITY_SAMPLES}); "
+                   "logic tasks: every pattern")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     return p
 
@@ -68,6 +72,7 @@ def run(args) -> int:
         raise UsageError(f"deepxbar deploy: error: device: {e}") from None
     run = load_run(args.run_dir)
     task = task_of(run)
+    X, Y = (task.X_test[:args.samples], task.Y_test[:args.samples]) if is_data_set(task) else (task.X, task.Y)
     try:
         mapping_window(dev)
     except ValueError as e:  # a device whose devices share no window
@@ -77,9 +82,11 @@ def run(args) -> int:
               leave=False) as bar:
         dep = deploy(run.net, run.seeds, dev, args.instances, args.tolerance, args.max_iterations)
         bar.update(1)
-        res = judge(dep, run.cfg, task.X, task.Y, times, args.repeats, args.drift_compensation,
+        res = judge(dep, run.cfg, X, Y, times, args.repeats, args.drift_compensation,
                     args.line_resistance, on_time=lambda i: bar.update(1))
     out = _report(args, run, dev, times, dep, res)
+    out["patterns"] = (f"the first {len(X)} test samples of the data set" if is_data_set(task)
+                       else "every pattern of the logic task")
     png = run.path / f"deploy-{dev.name}.png"
     out["plot"] = str(png)
     write_file_atomically(png, lambda p: plots.deploy(out, p), suffix=".png")
@@ -151,7 +158,8 @@ def _conditions(s: dict, n_nets: int) -> str:
 
 def _print(s: dict, n_nets: int) -> None:
     u = s["unconverged"]
-    print(f"{s['run_dir']} ({s['task']}, {s['model']}) deployed on {s['device']}: {_conditions(s, n_nets)}")
+    print(f"{s['run_dir']} ({s['task']}, {s['model']}) deployed on {s['device']}: {_conditions(s, n_nets)}; "
+          f"judged on {s['patterns']}")
     print(f"programming (program-and-verify, <= {s['max_iterations']} iterations): "
           f"{s['pulses_mean']:.1f} pulses per device, error rms {s['program_error_rms']:.4f} weight units "
           f"({s['program_error_rms_window']:.4f} of the window per device); {s['unconverged_devices']} of "

@@ -112,6 +112,13 @@ def test_damaged_data_file_of_a_run_is_one_line(cli, tmp_path):
     code, _, stderr = cli("train", "--data", "iris", "--hidden", "4", "--epochs", "1", "--seeds", "1",
                           "--out", str(out), "--quiet")
     assert code == 0, stderr
+    # deploy judges a data-set run on its first test samples
+    code, stdout, stderr = cli("deploy", str(out), "--device", "ecram", "--instances", "2", "--repeats", "1",
+                               "--samples", "5", "--times", "0,3600", "--json")
+    assert code == 0, stderr
+    d = json.loads(stdout)
+    assert d["patterns"] == "the first 5 test samples of the data set" and len(d["accuracy_mean"]) == 2
+    assert all(0 <= a <= 1 for a in d["accuracy_mean"])
     (out / "data.npz").write_bytes(b"not a zip")
     code, _, stderr = cli("stability", str(out))
     assert code == 2 and len(stderr.strip().splitlines()) == 1 and "data.npz is malformed" in stderr
