@@ -196,6 +196,34 @@ def field_residual(x, A, d, c, free, f):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
+def _solve_block(x, A, d, c, live):  # pragma: no cover - compiled
+    """f = 0 solved on the neurons ``live`` (a mask), the others held at ``x``: their
+    indices, the solution and False when there is none (no live neuron, or the block
+    is exactly singular)."""
+    N = x.shape[0]
+    idx = np.flatnonzero(live)
+    m = idx.shape[0]
+    if m == 0:
+        return idx, np.empty(0), False
+    M = np.empty((m, m))
+    rhs = np.empty(m)
+    for a in range(m):
+        j = idx[a]
+        acc = c[j]
+        for i in range(N):
+            if not live[i]:
+                acc += x[i] * A[i, j]
+        rhs[a] = -acc
+        for e in range(m):
+            M[a, e] = A[idx[e], j]
+        M[a, a] -= d[j]
+    try:
+        return idx, np.linalg.solve(M, rhs), True
+    except Exception:  # exactly singular
+        return idx, np.empty(0), False
+
+
+@numba.njit(cache=True)
 def _polish(x, A, d, c, free, tol, out):  # pragma: no cover - compiled
     """One exact solve of f = 0 on the neurons strictly inside (0, 1), the others held.
 
@@ -209,32 +237,14 @@ def _polish(x, A, d, c, free, tol, out):  # pragma: no cover - compiled
     along its stable manifold; jumping there would stop on it.
     """
     N = x.shape[0]
-    idx = np.empty(N, dtype=np.int64)
-    m = 0
+    live = np.empty(N, dtype=np.bool_)
     for j in range(N):
-        if free[j] and 0.0 < x[j] < 1.0:
-            idx[m] = j
-            m += 1
+        live[j] = free[j] and 0.0 < x[j] < 1.0
     out[:] = x
-    if m == 0:
+    idx, z, ok = _solve_block(x, A, d, c, live)
+    if not ok:
         return False
-    M = np.empty((m, m))
-    rhs = np.empty(m)
-    for a in range(m):
-        j = idx[a]
-        acc = c[j]
-        for i in range(N):
-            if not (free[i] and 0.0 < x[i] < 1.0):
-                acc += x[i] * A[i, j]
-        rhs[a] = -acc
-        for e in range(m):
-            M[a, e] = A[idx[e], j]
-        M[a, a] -= d[j]
-    try:
-        z = np.linalg.solve(M, rhs)
-    except Exception:  # exactly singular
-        return False
-    for a in range(m):
+    for a in range(idx.shape[0]):
         v = z[a]
         if not (-1e-12 <= v <= 1.0 + 1e-12) or abs(v - x[idx[a]]) >= 1e-2:
             return False
@@ -283,33 +293,14 @@ def _newton(x, A, d, c, free, tol, reach, out):  # pragma: no cover - compiled
     for j in range(N):
         live[j] = free[j] and 0.0 < x[j] < 1.0
     f = np.empty(N)
-    idx = np.empty(N, dtype=np.int64)
     r = field_residual(out, A, d, c, free, f)
     for _ in range(NEWTON_ITERATIONS):
-        m = 0
-        for j in range(N):
-            if live[j]:
-                idx[m] = j
-                m += 1
-        if m == 0:
+        if not live.any():
             break
-        M = np.empty((m, m))
-        rhs = np.empty(m)
-        for a in range(m):
-            j = idx[a]
-            acc = c[j]
-            for i in range(N):
-                if not live[i]:
-                    acc += out[i] * A[i, j]
-            rhs[a] = -acc
-            for e in range(m):
-                M[a, e] = A[idx[e], j]
-            M[a, a] -= d[j]
-        try:
-            z = np.linalg.solve(M, rhs)
-        except Exception:  # exactly singular
+        idx, z, ok = _solve_block(out, A, d, c, live)
+        if not ok:
             return False
-        for a in range(m):
+        for a in range(idx.shape[0]):
             out[idx[a]] = min(max(z[a], 0.0), 1.0)
         r = field_residual(out, A, d, c, free, f)
         if r < tol:
