@@ -56,6 +56,12 @@ def is_data_set(task) -> bool:
     return hasattr(task, "X_test")
 
 
+def judged_samples(task, samples: int = STABILITY_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """What a command judges a run on: a data set's first ``samples`` test samples, or
+    every pattern of a logic task."""
+    return (task.X_test[:samples], task.Y_test[:samples]) if is_data_set(task) else (task.X, task.Y)
+
+
 def accuracies(cfg: TrainConfig, task, seeds: list[int]):
     """The judge of a data-set run: per network, the accuracy of one free phase from the
     evaluation starts on the training part and on the test part."""

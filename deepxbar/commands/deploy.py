@@ -20,7 +20,7 @@ from hw.devices import PRESETS
 from ..formats import when
 from ..hardware import device_config
 from ..options import UsageError, number, number_list
-from ..experiment import STABILITY_SAMPLES, is_data_set
+from ..experiment import STABILITY_SAMPLES, is_data_set, judged_samples
 from ..runs import load_run, task_of, write_file_atomically
 
 DEFAULT_TIMES = (0.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
@@ -72,7 +72,7 @@ def run(args) -> int:
         raise UsageError(f"deepxbar deploy: error: device: {e}") from None
     run = load_run(args.run_dir)
     task = task_of(run)
-    X, Y = (task.X_test[:args.samples], task.Y_test[:args.samples]) if is_data_set(task) else (task.X, task.Y)
+    X, Y = judged_samples(task, args.samples)
     try:
         mapping_window(dev)
     except ValueError as e:  # a device whose devices share no window

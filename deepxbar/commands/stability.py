@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiment import STABILITY_SAMPLES, is_data_set
+from ..experiment import STABILITY_SAMPLES, judged_samples
 from ..hardware import add_device_options, crossbar_config
 from ..options import UsageError, number
 from ..runs import load_run, task_of, write_file_atomically
@@ -37,7 +37,7 @@ def run(args) -> int:
     run = load_run(args.run_dir)
     c = run.config
     task = task_of(run)
-    X, Y = (task.X_test[:args.samples], task.Y_test[:args.samples]) if is_data_set(task) else (task.X, task.Y)
+    X, Y = judged_samples(task, args.samples)
     if args.device is not None:
         return _stability_under_device(args, run, X, Y)
     reports = stability_report(run.net, run.cfg, X, run.seeds, args.repeats)

@@ -7,8 +7,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from circuits.engines import make_engine, names as engine_names
 from hw.crossbar import CrossbarConfig
 from models import model as models
@@ -48,7 +46,7 @@ def add_parser(sub):
                    help=f"--data: accept more than {data.MAX_VALUES:,} feature values")
     p.add_argument("--batch-size", type=number(int, 1), metavar="B",
                    help="minibatch size, shuffled every epoch by each seed's own generator (default: "
-                   "32 for data sets, the full batch for logic tasks)")
+                   "the preset's: 32 for data sets of more than 1,000 training samples, else the full batch)")
     p.add_argument("--model", choices=models.names(), default="deep", help="default: deep")
     p.add_argument("--one-hot", action="store_true", help="two output neurons, argmax")
     p.add_argument("--config", choices=CONFIGS, default="default",
@@ -127,11 +125,8 @@ def preset_and_task(args):
     if args.task is not None:
         raise UsageError("deepxbar train: error: --task and --data exclude each other (a logic task or a data set)")
     try:
-        X, y = data.read(args.data, args.label, args.large)
-        name = data.name_of(args.data)
-        n_train = len(y) - int(np.ceil(args.test_fraction * len(y)))  # scikit-learn's split sizes
-        pre = data_preset(args.config, args.model, n_train)
-        return pre, data.prepare(name, X, y, args.split_seed, args.test_fraction, pre.bias_input)
+        task = data.load(args.data, args.label, args.split_seed, args.test_fraction, large=args.large)
+        return data_preset(args.config, args.model, len(task.X)), task  # every data preset has the bias input
     except ValueError as e:  # DataError included
         raise UsageError(f"deepxbar train: error: --data {args.data}: {e}") from None
 
