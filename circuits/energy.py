@@ -43,6 +43,9 @@ Periphery (``periphery_energy``)
     figures include their own arrays' device energy, so the estimate is an upper
     bound of what the periphery adds; it is reported beside the device energy and never
     added to it.
+    Tiles (``hw.wires``): each tile has its own row drivers and column sense amplifiers
+    at its edges; ``tile_census`` counts them (reported as ``tiles``). The per-MAC figure
+    does not depend on the cut: every connected cell is one MAC whatever tile holds it.
 
 Training (``training_energy``)
     Per epoch and per network (one crossbar each):
@@ -53,10 +56,10 @@ Training (``training_energy``)
       where the table says so (PCM). ``G``: the mean conductance of the connected
       devices of the crossbar (its final state; ``PulseModel.g_typical``, mid-window or
       NeuroSim's 5 uS, only when a pulse energy is asked without a crossbar).
-      ``C_wire = WIRE_CAP_PER_CELL x`` the cells on the written column (``2 N``: the +
-      and - row of every neuron), 0.04 fF per cell (NeuroSim: 0.2 fF/um, a cell segment
-      of 2F with F = 100 nm, MLP_NeuroSim V3.0 ``Array.h`` and ``Param.cpp``
-      ``arrayWireWidth``). Not counted: the one-time
+      ``C_wire = WIRE_CAP_PER_CELL x`` the cells on the written column of a tile (``2 N``:
+      the + and - row of every neuron, at most the tile size ``T``; ``tile_census``),
+      0.04 fF per cell (NeuroSim: 0.2 fF/um, a cell segment of 2F with F = 100 nm,
+      MLP_NeuroSim V3.0 ``Array.h`` and ``Param.cpp`` ``arrayWireWidth``). Not counted: the one-time
       calibration and initial write of ``Crossbar.build`` (not in ``history``), half-
       selected cells, the write drivers.
     * reads: ``measurements x reads x sum over connected devices of V_read^2 G t_read``
@@ -421,6 +424,22 @@ def connected_cells(xbar) -> np.ndarray:
     return (~np.asarray(xbar.open, bool)).sum((-1, -2))
 
 
+def tile_census(xbar) -> dict:
+    """The tiles of a crossbar (``hw.wires.tiles``) and the periphery at their edges: a
+    driver per physical row and a virtual-ground sense amplifier per column of every
+    tile, and the longest column wire (cells), the one a programming pulse charges."""
+    blocks = xbar.tiles()
+    return {"tile_size": xbar.cfg.tile_size, "tiles": len(blocks),
+            "drivers": int(sum(2 * len(r) for r, _ in blocks)),
+            "sense_amplifiers": int(sum(len(c) for _, c in blocks)),
+            "column_cells": int(max((2 * len(r) for r, _ in blocks), default=0))}
+
+
+def column_cells(n: int, tile_size: int | None) -> int:
+    """Cells on one column wire of a tile: ``2 n`` rows, at most ``tile_size``."""
+    return 2 * n if tile_size is None else min(2 * n, tile_size)
+
+
 def periphery_energy(macs, fj_per_mac: float = PERIPHERY_FJ_PER_MAC) -> np.ndarray:
     """Joules of the converters / periphery for ``macs`` multiply-accumulates."""
     macs = _finite_array("macs", macs, nonnegative=True)
@@ -466,16 +485,18 @@ def programming_energy(pulses, energy_per_pulse: float) -> np.ndarray:
     return pulses * _nonnegative("energy_per_pulse", energy_per_pulse)
 
 
-def deployment_energy(device_name: str, pulses: np.ndarray, G: np.ndarray, cells: np.ndarray) -> dict:
+def deployment_energy(device_name: str, pulses: np.ndarray, G: np.ndarray, cells: np.ndarray,
+                      tile_size: int | None = None) -> dict:
     """Programming energy of program-and-verify (``hw.deploy``) per chip: ``pulses`` and
     ``G`` (..., 2, N, N) per device, ``cells`` the programmed devices (same shape); the
     pulse model of ``device_name`` with the mean programmed conductance and the wire of
-    a column of ``2 N`` cells. The verify reads are not counted."""
+    a tile's column (``column_cells``: ``2 N`` cells, at most ``tile_size``). The verify
+    reads are not counted."""
     model = pulse_model(device_name)
     cells = np.asarray(cells, bool)
     n = G.shape[-1]
     g = float(np.asarray(G)[cells].mean()) if cells.any() else model.g_typical
-    e_pulse = model.pulse_energy(g, WIRE_CAP_PER_CELL * 2 * n)
+    e_pulse = model.pulse_energy(g, WIRE_CAP_PER_CELL * column_cells(n, tile_size))
     per_chip = programming_energy(np.where(cells, pulses, 0).sum((-1, -2, -3)), e_pulse)
     return {"programming_j_per_chip": _json(per_chip.mean()), "energy_per_pulse_j": _json(e_pulse),
             "pulse_model": model.source, "pulse_model_is_assumption": model.assumption,
@@ -527,8 +548,7 @@ def training_energy(xbar, pulses, *, settle_j_per_epoch=0.0, model: PulseModel |
     model = _model_for(xbar, model)
     _nonnegative("wire_cap_per_cell", wire_cap_per_cell)
     g_pulse = _mean_device_conductance(xbar)
-    n = np.asarray(xbar.Gp).shape[-1]
-    c_wire = wire_cap_per_cell * 2 * n
+    c_wire = wire_cap_per_cell * tile_census(xbar)["column_cells"]
     e_pulse = model.pulse_energy(g_pulse, c_wire)
     prog = programming_energy(pulses, e_pulse)  # (epochs, K)
     read = read_energy_per_epoch(xbar, model)  # (K,)
@@ -629,5 +649,6 @@ def report(xbar, field_free: AffineField, s0: np.ndarray, pulses, *, targets: np
         out["nudged_latency_s"] = _json(nudged.latency_s.mean())
         out["nudged_j"] = _json(nudged.energy_j.mean())
     out["preset"] = xbar.cfg.device.name
+    out["tiles"] = tile_census(xbar)
     out["assumptions"] = assumptions(model, settle_tol)
     return out

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.wires import check_conductances, effective_matrices
+from hw.wires import check_conductances, effective_matrices, tiles
 from models.dynamics import AffineField, affine, projected_residual
 
 from .ngspice import NgspiceError, run_ngspice
@@ -190,7 +190,8 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
                   targets=None, outputs=None, t_stop: float = 200.0, t_step: float = 0.5,
                   title: str = "deepxbar crossbar", clamps: bool = True, clamp_gain: float = 1e8,
                   analysis: str = "tran", t_max: float | None = None,
-                  options: str = DEFAULT_OPTIONS, open_cells=None, notes=()) -> str:
+                  options: str = DEFAULT_OPTIONS, open_cells=None, notes=(), tile_size: int | None = None,
+                  connected=None) -> str:
     """The device-level crossbar of one sample; see the module docstring.
 
     ``Gp, Gm`` (N, N) siemens (0: open cell, no resistor); ``receiving`` (N,) bool, the
@@ -198,7 +199,10 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
     inputs held at ``v_fs * s0``. ``line_resistance`` ohms per wire segment, a number
     (rows and columns) or ``(r_row, r_col)``. ``g0`` the unit conductance
     (``CrossbarConfig.unit``): the leak is ``gamma g0``, the nudge ``beta g0`` toward
-    ``v_fs * targets[j]`` on the ``outputs`` (N,) mask, ``tau = C / g0``.
+    ``v_fs * targets[j]`` on the ``outputs`` (N,) mask, ``tau = C / g0``. ``tile_size``
+    and ``connected`` (the topology's (N, N) mask) cut the array into the tiles of
+    ``hw.wires.tiles``, each with its own drivers, wires and virtual grounds (names
+    prefixed ``t<k>_`` when there are several); None: one array.
     The dynamics: ``C dV_j/dt = I_col[j] - I_row[j] - gamma g0 V_j (+ beta g0 (v_fs y_j - V_j))``,
     i.e. the ``AffineField`` of ``hw.crossbar.Crossbar.field``.
     """
@@ -220,61 +224,26 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
         raise ValueError(f"open_cells must be a boolean mask of shape ({N}, {N})")
     cols = np.flatnonzero(free)
     R = 2 * N
+    blocks = tiles(N, cols, tile_size, connected)
     lines = [sanitise(title, "deepxbar crossbar"),
-             f"* device-level DEEP crossbar: N={N}, {R} rows x {len(cols)} columns, "
-             f"r_row={_num(r_row)} ohm, r_col={_num(r_col)} ohm, g0={_num(g0)} S, tau={_num(C / g0)} s, "
+             f"* device-level DEEP crossbar: N={N}, {R} rows x {len(cols)} columns"
+             + (f" in {len(blocks)} tiles of at most {tile_size} x {tile_size} devices" if len(blocks) > 1 else "")
+             + f", r_row={_num(r_row)} ohm, r_col={_num(r_col)} ohm, g0={_num(g0)} S, tau={_num(C / g0)} s, "
              f"v_fs={_num(v_fs)} V"]
     lines += [f"* {sanitise(n, '', 240, extra='(),:')}" for n in notes]
     lines.append("* inputs (clamped)")
     for i in np.flatnonzero(~free):
         lines.append(f"VI{i} n{i} 0 DC {_num(v_fs * s0[i])}")
-
-    def xnode(r, j):  # row wire node at the cell of column j
-        return f"x{r}_{j}" if r_row > 0 else f"x{r}"
-
-    def ynode(r, j):  # column wire node at the cell of row r
-        return f"y{r}_{j}" if r_col > 0 else f"g{j}"
-
-    lines.append("* row drivers (+V_i, -V_i) and their 0 V current sensors")
-    for r in range(R):
-        i, minus = divmod(r, 2)
-        lines.append(f"ER{r} e{r} 0 n{i} 0 {'-1' if minus else '1'}")
-        lines.append(f"VS{r} e{r} {'s' + str(r) if r_row > 0 else xnode(r, None)} DC 0")
-    if r_row > 0 and len(cols):
-        lines.append("* row wire segments")
-        for r in range(R):
-            prev = f"s{r}"
-            for j in cols:
-                lines.append(f"RW{r}_{j} {prev} {xnode(r, j)} {_num(r_row)}")
-                prev = xnode(r, j)
-    lines.append("* devices: R<row>_<neuron> = 1/G of the device (row 2i: G+ of neuron i, 2i+1: G-)")
-    for r in range(R):
-        i, minus = divmod(r, 2)
-        G = Gm if minus else Gp
-        for j in cols:
-            if G[i, j] > 0 and not off[i, j]:
-                lines.append(f"R{r}_{j} {xnode(r, j)} {ynode(r, j)} {_num(1.0 / G[i, j])}")
-    if off[:, cols].any():
-        leak = [(r, j) for r in range(R) for j in cols if off[r // 2, j] and (Gm if r % 2 else Gp)[r // 2, j] > 0]
-        lines.append(f"* switched-off cells (select switch open): {int(off[:, cols].sum())} cells, "
-                     f"{len(leak)} devices leak through their switch (RO<row>_<neuron> = 1/G_off)")
-        for r, j in leak:
-            G = Gm if r % 2 else Gp
-            lines.append(f"RO{r}_{j} {xnode(r, j)} {ynode(r, j)} {_num(1.0 / G[r // 2, j])}")
-    if r_col > 0 and len(cols):
-        lines.append("* column wire segments")
-        for j in cols:
-            for r in range(R):
-                nxt = f"g{j}" if r == R - 1 else ynode(r + 1, j)
-                lines.append(f"RC{r}_{j} {ynode(r, j)} {nxt} {_num(r_col)}")
-    lines.append("* virtual grounds (0 V sources sense the column currents)")
+    feeds = []
+    for k, (neurons, cs) in enumerate(blocks):
+        t = f"t{k}_" if len(blocks) > 1 else ""  # names of one tile's elements and nodes
+        lines += _tile(t, neurons, cs, Gp, Gm, off, r_row, r_col, len(blocks) > 1)
+        feeds += [f"FC{t}{j} 0 n{j} VG{t}{j} 1" for j in cs]
+        feeds += [f"FR{pm}{t}{i} n{i} 0 VS{t}{2 * i + m} 1" for i in neurons if free[i]
+                  for m, pm in enumerate("PM")]
+    lines.append("* integrators: + column currents, - own row-driver currents (every tile), leak, nudge")
+    lines += feeds
     for j in cols:
-        lines.append(f"VG{j} g{j} 0 DC 0")
-    lines.append("* integrators: + column current, - own row-driver currents, leak, nudge")
-    for j in cols:
-        lines.append(f"FC{j} 0 n{j} VG{j} 1")
-        lines.append(f"FRP{j} n{j} 0 VS{2 * j} 1")
-        lines.append(f"FRM{j} n{j} 0 VS{2 * j + 1} 1")
         if gamma > 0:
             lines.append(f"RL{j} n{j} 0 {_num(1.0 / (gamma * g0))}")
         if beta > 0 and outputs[j]:
@@ -283,6 +252,59 @@ def crossbar_deck(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resistance=0.0
     deck = _tail(lines, free, s0, N, v_fs, C, g0, clamps, clamp_gain, analysis, t_stop, t_step, t_max,
                  options)
     return "\n".join(deck) + "\n"
+
+
+def _tile(t: str, neurons, cols, Gp, Gm, off, r_row: float, r_col: float, several: bool) -> list[str]:
+    """The elements of one tile (``hw.wires``): the rows of ``neurons`` by the columns
+    ``cols``, its drivers, wires, devices and virtual grounds; ``t`` prefixes its names."""
+    where = f"tile {t[:-1]}: neurons {neurons[0]}..{neurons[-1]} x columns {cols[0]}..{cols[-1]}" if several else ""
+    rows = [r for i in neurons for r in (2 * i, 2 * i + 1)]
+
+    def xnode(r, j):  # row wire node at the cell of column j
+        return f"x{t}{r}_{j}" if r_row > 0 else f"x{t}{r}"
+
+    def ynode(r, j):  # column wire node at the cell of row r
+        return f"y{t}{r}_{j}" if r_col > 0 else f"g{t}{j}"
+
+    lines = [f"* {where}"] if several else []
+    lines.append("* row drivers (+V_i, -V_i) and their 0 V current sensors")
+    for r in rows:
+        i, minus = divmod(r, 2)
+        lines.append(f"ER{t}{r} e{t}{r} 0 n{i} 0 {'-1' if minus else '1'}")
+        lines.append(f"VS{t}{r} e{t}{r} {f's{t}{r}' if r_row > 0 else xnode(r, None)} DC 0")
+    if r_row > 0:
+        lines.append("* row wire segments")
+        for r in rows:
+            prev = f"s{t}{r}"
+            for j in cols:
+                lines.append(f"RW{t}{r}_{j} {prev} {xnode(r, j)} {_num(r_row)}")
+                prev = xnode(r, j)
+    lines.append("* devices: R<row>_<neuron> = 1/G of the device (row 2i: G+ of neuron i, 2i+1: G-)")
+    leak = []
+    for r in rows:
+        i, minus = divmod(r, 2)
+        G = Gm if minus else Gp
+        for j in cols:
+            if G[i, j] > 0 and not off[i, j]:
+                lines.append(f"R{t}{r}_{j} {xnode(r, j)} {ynode(r, j)} {_num(1.0 / G[i, j])}")
+            elif G[i, j] > 0:
+                leak.append((r, j))
+    n_off = int(off[np.ix_(neurons, cols)].sum())
+    if n_off:
+        lines.append(f"* switched-off cells (select switch open): {n_off} cells, "
+                     f"{len(leak)} devices leak through their switch (RO<row>_<neuron> = 1/G_off)")
+        for r, j in leak:
+            G = Gm if r % 2 else Gp
+            lines.append(f"RO{t}{r}_{j} {xnode(r, j)} {ynode(r, j)} {_num(1.0 / G[r // 2, j])}")
+    if r_col > 0:
+        lines.append("* column wire segments")
+        for j in cols:
+            for a, r in enumerate(rows):
+                nxt = f"g{t}{j}" if a == len(rows) - 1 else ynode(rows[a + 1], j)
+                lines.append(f"RC{t}{r}_{j} {ynode(r, j)} {nxt} {_num(r_col)}")
+    lines.append("* virtual grounds (0 V sources sense the column currents)")
+    lines += [f"VG{t}{j} g{t}{j} 0 DC 0" for j in cols]
+    return lines
 
 
 # --------------------------------------------------------------------------- settling
@@ -396,11 +418,11 @@ def settle_spice(field, s0, *, v_fs: float = V_FS, C: float = C_NEURON, g0: floa
 
 
 def crossbar_field(Gp, Gm, receiving, gamma: float, line_resistance, g0: float, beta: float = 0.0,
-                   targets=None, outputs=None):
+                   targets=None, outputs=None, tile_size: int | None = None, connected=None):
     """``(A, d, c, free)`` of one sample on the crossbar with wires (the effective
     matrices of ``hw.wires``): what the device-level deck's flow is, in model units."""
     r_row, r_col = _wires(line_resistance)
-    Mcol, Mrow = effective_matrices(Gp, Gm, receiving, r_row, r_col)
+    Mcol, Mrow = effective_matrices(Gp, Gm, receiving, r_row, r_col, tile_size, connected)
     N = len(receiving)
     d = np.full(N, float(gamma))
     c = np.zeros(N)
@@ -416,20 +438,21 @@ def settle_crossbar_spice(Gp, Gm, receiving, s0, gamma: float = 0.0, line_resist
                           clamps: bool = True, clamp_gain: float = 1e8, analysis: str = "tran",
                           tol: float | None = SETTLE_TOL, max_chunks: int = MAX_CHUNKS, bound: float = 1e3,
                           timeout: float = 60, title: str = "deepxbar crossbar", open_cells=None,
-                          notes=(), runner=run_ngspice) -> SpiceSettle:
+                          notes=(), runner=run_ngspice, tile_size: int | None = None,
+                          connected=None) -> SpiceSettle:
     """Settle one sample on the device-level crossbar deck, in chunks as
     ``settle_spice``; states ``V / v_fs`` (N,). The residual is that of the flow the
     deck realises (``crossbar_field``: wires through ``hw.wires.effective_matrices``)."""
     t0 = time.perf_counter()
     field = crossbar_field(Gp, Gm, receiving, gamma, line_resistance, g0, beta,
                            None if targets is None else np.asarray(targets, float),
-                           None if outputs is None else np.asarray(outputs, bool))
+                           None if outputs is None else np.asarray(outputs, bool), tile_size, connected)
 
     def deck_from(x, t):
         return crossbar_deck(Gp, Gm, receiving, x, gamma, line_resistance, g0=g0, v_fs=v_fs, C=C, beta=beta,
                              targets=targets, outputs=outputs, t_stop=t, t_step=t_step, title=title,
                              clamps=clamps, clamp_gain=clamp_gain, analysis=analysis, open_cells=open_cells,
-                             notes=notes)
+                             notes=notes, tile_size=tile_size, connected=connected)
     s, r, t_end = _chunked(deck_from, s0, len(np.asarray(s0)), v_fs, clamps, bound, analysis, t_stop,
                            max_chunks, tol, field, runner, timeout, C / g0)
     return SpiceSettle(s, time.perf_counter() - t0, np.array(r), np.array(r <= (np.inf if tol is None else tol)),

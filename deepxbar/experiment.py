@@ -76,7 +76,7 @@ def run(task: Task, cfg: TrainConfig, seeds: list[int], progress: bool = True,
     """Train (in software, or on crossbars when ``hw`` is given) with ``engine``
     settling the phases (``circuits.engines``; default: the models/ solver), in
     minibatches of ``batch_size`` (default: the full batch), then judge."""
-    topo = Topology(task.n_in, cfg.n_hidden, task.n_out, cfg.architecture)
+    topo = cfg.topology(task.n_in, task.n_out)
     data = is_data_set(task)
     batches = None if batch_size is None else minibatches(task.X, task.Y, batch_size, generators(seeds, SHUFFLE))
     judge = accuracies(cfg, task, seeds) if data else None

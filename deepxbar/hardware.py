@@ -1,5 +1,5 @@
 """The hardware on the command line: the device options (``--device``, ``--device-set``,
-``--drift-time``; for training the crossbar's wires, write-verify and off conductance),
+``--drift-time``; for training the crossbar's wires, tiles, write-verify and off conductance),
 parsed into a ``DeviceConfig`` or a ``CrossbarConfig`` with one-line errors."""
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import typing
 from dataclasses import fields, replace
 
 from hw.crossbar import CrossbarConfig
+from hw.wires import TILE_SIZE
 from hw.devices import PRESETS, DeviceConfig, get_preset
+
+from .options import add_tile_option
 
 DEVICE_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name != "name"}
 _DEVICE_TYPES = typing.get_type_hints(DeviceConfig)  # the annotations are strings (PEP 563)
@@ -28,6 +31,7 @@ def add_device_options(p, train: bool) -> None:
                        help="read-back-and-correct rounds after each update (default 0)")
         p.add_argument("--off-conductance", type=float, default=0.0, metavar="SIEMENS",
                        help="leakage of a switched-off cell's select switch, per device (default 0 S)")
+        add_tile_option(p)
 
 
 def device_field_value(key: str, text: str):
@@ -89,7 +93,8 @@ def crossbar_config(args, train: bool) -> CrossbarConfig:
         kw = {"device": dev, "drift_time": args.drift_time}
         if train:
             kw.update(line_resistance=args.line_resistance, write_verify=args.write_verify,
-                      off_conductance=args.off_conductance)
+                      off_conductance=args.off_conductance,
+                      tile_size=TILE_SIZE if args.tile_size is None else args.tile_size)
         for name in ("drift_time", "line_resistance", "off_conductance"):
             v = kw.get(name)
             if v is not None and not math.isfinite(v):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from hw.wires import TILE_SIZE
+
 
 class UsageError(Exception):
     """Bad input: printed as one line, exit code 2."""
@@ -46,10 +48,27 @@ def number_list(increasing: bool = False):
     return parse
 
 
+def tile_size(text: str) -> int:
+    """An argparse type: devices per side of a tile, an even integer >= 2."""
+    value = number(int, 2)(text)
+    if value % 2:
+        raise argparse.ArgumentTypeError(f"must be even (a tile holds whole +/- row pairs), got {text!r}")
+    return value
+
+
+def add_tile_option(p, default: int | None = None) -> None:
+    p.add_argument("--tile-size", type=tile_size, default=default, metavar="T",
+                   help=f"the crossbar is cut into tiles of at most T x T devices, each with its own "
+                        f"wires, drivers and sense amplifiers; matters with --line-resistance "
+                        f"(default {TILE_SIZE})")
+
+
 def chip_options(p) -> None:
     """The chip a run's decks realise: its wires and, for hardware runs, when it is read."""
     p.add_argument("--line-resistance", type=number(float, 0.0), metavar="OHMS",
                    help="wire resistance per segment (default: the run's own; 0 for software runs)")
+    p.add_argument("--tile-size", type=tile_size, metavar="T",
+                   help=f"devices per side of a tile (default: the run's own; {TILE_SIZE} for software runs)")
     p.add_argument("--time", type=number(float, 0.0), metavar="SECONDS",
                    help="hardware runs: read the devices this long after programming (drift; default: as "
                    "programmed)")

@@ -31,12 +31,14 @@ FORMAT_VERSION = 1
 CONFIG_KEYS = ("format_version", "deepxbar_version", "task", "one_hot", "bias_input", "model", "config",
                "seeds", "train", "hardware", "engine", "batch_size", "data")
 HARDWARE_KEYS = ("device", "g0", "line_resistance", "write_verify", "drift_time", "reads", "deadband",
-                 "off_conductance")
+                 "off_conductance", "tile_size")
 # Keys config.json gained while at format 1. A run folder without them was written before
 # them and loads with the defaults: what it was trained with (hardware), or settings that
-# act on training only (train), not on the commands that judge a loaded run.
-ADDED_IN_FORMAT_1 = {"": ("batch_size", "data"), "hardware": ("reads", "deadband", "off_conductance"),
-                     "train": ("eta_final", "paper_horizon", "newton_at")}
+# act on training only (train), not on the commands that judge a loaded run. The train
+# block's hidden_layers is written only for several hidden layers (``train_dict``): absent,
+# it means one hidden layer of n_hidden, as before it existed.
+ADDED_IN_FORMAT_1 = {"": ("batch_size", "data"), "hardware": ("reads", "deadband", "off_conductance", "tile_size"),
+                     "train": ("eta_final", "paper_horizon", "newton_at", "hidden_layers")}
 DATA_KEYS = ("source", "label", "split_seed", "test_fraction")
 
 
@@ -87,7 +89,8 @@ def save_weights(net: Network, seeds: list[int]) -> Callable[[Path], None]:
     arrays = {
         "format_version": np.array(FORMAT_VERSION),
         "W": net.W, "b": net.b, "alive": net.alive, "seeds": np.array(seeds, dtype=np.int64),
-        "topology": np.array([topo.n_in, topo.n_hidden, topo.n_out]),
+        # [n_in, hidden layer sizes..., n_out]: one hidden layer (or none) is [n_in, n_hidden, n_out]
+        "topology": np.array([topo.n_in, *(topo.hidden_layers or (topo.n_hidden,)), topo.n_out]),
         "architecture": np.array(topo.architecture),
     }
     return lambda p: np.savez(p, **arrays)
@@ -116,8 +119,19 @@ def run_config(task: str, one_hot: bool, bias_input: bool, model: str, config: s
     batch) and, for a data set, where it came from (keys ``DATA_KEYS``; None for logic
     tasks); ``load_run`` reads every key back."""
     return {"format_version": FORMAT_VERSION, "deepxbar_version": __version__, "task": task, "one_hot": one_hot,
-            "bias_input": bias_input, "model": model, "config": config, "seeds": seeds, "train": cfg.to_dict(),
+            "bias_input": bias_input, "model": model, "config": config, "seeds": seeds, "train": train_dict(cfg),
             "hardware": hardware_dict(hw), "engine": engine, "batch_size": batch_size, "data": data}
+
+
+def train_dict(cfg: TrainConfig) -> dict:
+    """The training config as config.json's train block: every field, but hidden_layers
+    only for several hidden layers (a list; absent means one layer of n_hidden)."""
+    d = cfg.to_dict()
+    if d["hidden_layers"] is None:
+        del d["hidden_layers"]
+    else:
+        d["hidden_layers"] = list(d["hidden_layers"])
+    return d
 
 
 def save_data(d) -> Callable[[Path], None]:
@@ -204,9 +218,19 @@ def _crossbar_config(path: Path, hw: dict | None) -> CrossbarConfig | None:
                               drift_time=None if hw["drift_time"] is None else float(hw["drift_time"]),
                               reads=int(hw.get("reads", default.reads)),
                               deadband=float(hw.get("deadband", default.deadband)),
-                              off_conductance=float(hw.get("off_conductance", default.off_conductance)))
+                              off_conductance=float(hw.get("off_conductance", default.off_conductance)),
+                              # runs before tiles were trained on one array of any size
+                              tile_size=_tile_size(hw.get("tile_size")))
     except (TypeError, ValueError) as e:
         raise RunError(f"RUN_DIR {path}: config.json has a malformed hardware block ({e})") from None
+
+
+def _tile_size(v) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"tile_size {v!r} is not an integer")
+    return v
 
 
 def load_run(path: Path) -> LoadedRun:
@@ -218,8 +242,11 @@ def load_run(path: Path) -> LoadedRun:
     config, cfg, hw = _read_config(path)
 
     def read(z):
-        n_in, n_hidden, n_out = (int(x) for x in z["topology"])
-        topo = Topology(n_in, n_hidden, n_out, str(z["architecture"]))
+        sizes = [int(x) for x in z["topology"]]
+        if len(sizes) < 3:
+            raise RunError(f"RUN_DIR {path}: weights.npz topology {sizes} is malformed")
+        n_in, *hidden, n_out = sizes
+        topo = Topology(n_in, sum(hidden), n_out, str(z["architecture"]), tuple(hidden) if len(hidden) > 1 else ())
         return topo, z["W"], z["b"], z["alive"].astype(bool), [int(s) for s in z["seeds"]]
 
     topo, W, b, alive, seeds = read_npz(path, "weights.npz", read)
@@ -276,7 +303,7 @@ def hardware_dict(hw: CrossbarConfig | None) -> dict | None:
         return None
     return {"device": asdict(hw.device), "g0": hw.unit, "line_resistance": hw.line_resistance,
             "write_verify": hw.write_verify, "drift_time": hw.drift_time, "reads": hw.reads,
-            "deadband": hw.deadband, "off_conductance": hw.off_conductance}
+            "deadband": hw.deadband, "off_conductance": hw.off_conductance, "tile_size": hw.tile_size}
 
 
 INSTANCE_FIELDS = ("g_min", "g_max", "step_scale", "nu", "stuck")

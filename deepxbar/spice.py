@@ -23,6 +23,7 @@ from circuits.ngspice import NgspiceError
 from circuits.spice_engine import RUNNERS
 from hw.crossbar import Crossbar, CrossbarConfig, to_conductances
 from hw.devices import IDEAL, sample_instances
+from hw.wires import TILE_SIZE
 from models import model as models
 from models.dynamics import AffineField
 from models.streams import EVAL, generators
@@ -53,6 +54,14 @@ class Chip:
     def line_resistance(self) -> float:
         return self.xbar.cfg.line_resistance
 
+    @property
+    def tile_size(self) -> int | None:
+        return self.xbar.cfg.tile_size
+
+    def tiling(self) -> dict:
+        """The deck keywords that cut the array into the chip's tiles."""
+        return dict(tile_size=self.tile_size, connected=self.xbar.topology.mask())
+
     def field(self, run: LoadedRun, batch: int) -> AffineField:
         return self.xbar.field(self.Gp, self.Gm, run.cfg.model, run.net.b, batch, run.cfg.gamma)
 
@@ -66,20 +75,23 @@ class Chip:
         stuck_lo = int((x.inst_p.stuck[k] < 0).sum() + (x.inst_m.stuck[k] < 0).sum())
         stuck_hi = int((x.inst_p.stuck[k] > 0).sum() + (x.inst_m.stuck[k] > 0).sum())
         return [src, f"seed {run.seeds[k]}: g0 {self.g0:.6g} S, wires {self.line_resistance:g} ohm per segment, "
+                f"tiles of at most {self.tile_size} x {self.tile_size} devices, "
                 f"{int(x.open[k].sum())} cells switched off (off conductance {x.cfg.off_conductance:g} S), "
                 f"{stuck_lo} devices stuck at their floor, {stuck_hi} at their top"]
 
 
-def chip_of(run: LoadedRun, time: float | None = None, line_resistance: float | None = None) -> Chip:
+def chip_of(run: LoadedRun, time: float | None = None, line_resistance: float | None = None,
+            tile_size: int | None = None) -> Chip:
     """The crossbar a run's decks realise; see the module docstring. ``line_resistance``
-    overrides the run's wires (ohm per segment); ``time`` (s) reads a hardware run's
+    overrides the run's wires (ohm per segment), ``tile_size`` its tiles (default: the
+    run's, ``TILE_SIZE`` for software runs); ``time`` (s) reads a hardware run's
     devices after that much drift."""
     hw = hardware_config(run)
     if hw is None:
         if time is not None:
             raise RunError(f"--time: RUN_DIR {run.path} was trained in software (no --device): "
                            "it has no devices to drift")
-        cfg = CrossbarConfig(line_resistance=line_resistance or 0.0)
+        cfg = CrossbarConfig(line_resistance=line_resistance or 0.0, tile_size=tile_size or TILE_SIZE)
         topo = run.net.topology
         K, N = run.net.W.shape[:2]
         alive = run.net.alive & topo.mask()
@@ -90,6 +102,8 @@ def chip_of(run: LoadedRun, time: float | None = None, line_resistance: float | 
     xbar = load_chip(run)
     if line_resistance is not None:
         xbar.cfg = replace(xbar.cfg, line_resistance=line_resistance)
+    if tile_size is not None:
+        xbar.cfg = replace(xbar.cfg, tile_size=tile_size)
     return Chip(xbar, *xbar.state(time), True, time)
 
 
@@ -131,7 +145,7 @@ def export_deck(run: LoadedRun, chip: Chip, style: str, phase: str, seed_index: 
         raise RunError(f"--style crossbar realises the DEEP field; use --style behavioural for {run.cfg.model}")
     return crossbar_deck(chip.Gp[k], chip.Gm[k], topo.free_mask(), s0[k, b], run.cfg.gamma, chip.line_resistance,
                          g0=chip.g0, t_stop=T_CHUNK, title=title, open_cells=chip.xbar.open[k],
-                         notes=chip.notes(run, k), **_nudge(run, task, phase, b))
+                         notes=chip.notes(run, k), **chip.tiling(), **_nudge(run, task, phase, b))
 
 
 def with_measurements(deck: str, n: int) -> str:
@@ -200,15 +214,15 @@ def _judge(engine, phase, run, got, settled, residual, ref, problems, field) -> 
 
 
 def verify(run: LoadedRun, engines: list[str], line_resistance: float | None = None,
-           time: float | None = None, progress=None) -> dict:
+           time: float | None = None, progress=None, tile_size: int | None = None) -> dict:
     """Settle every network and sample in both phases with each engine and compare with
     numpy on the same chip (``chip_of``). ``spice``/``pyspice`` run the behavioural deck
     and, for DEEP, the device-level crossbar deck too (``<engine>_crossbar``). Every
     sample that differs by more than ``AGREE`` or does not settle is listed under
     ``problems`` with both states and the reason; ``agree`` is True when there is none."""
-    chip = chip_of(run, time, line_resistance)
+    chip = chip_of(run, time, line_resistance, tile_size)
     out = {"run_dir": str(run.path), "engines": engines, "chip": chip.notes(run, 0)[0],
-           "g0": chip.g0, "line_resistance": chip.line_resistance, "time": time, "tolerance": AGREE,
+           "g0": chip.g0, "line_resistance": chip.line_resistance, "tile_size": chip.tile_size, "time": time, "tolerance": AGREE,
            "phases": {}, "problems": []}
     problems = out["problems"]
     topo = run.net.topology
@@ -236,7 +250,7 @@ def verify(run: LoadedRun, engines: list[str], line_resistance: float | None = N
                             x = settle_crossbar_spice(chip.Gp[k], chip.Gm[k], topo.free_mask(), s0[k, b], cfg.gamma,
                                                       chip.line_resistance, g0=chip.g0,
                                                       open_cells=chip.xbar.open[k], runner=RUNNERS[name],
-                                                      **_nudge(run, task, phase, b))
+                                                      **chip.tiling(), **_nudge(run, task, phase, b))
                             got[k, b], ok[k, b], res[k, b] = x.s, x.settled, x.residual
                     row[f"{name}_crossbar"] = _judge(f"{name}_crossbar", phase, run, got, ok, res, ref, problems, field)
             except NgspiceError as e:

@@ -8,12 +8,31 @@ Two kinds of sweep, both recorded the same way:
   software judgement: ``accuracy``, ``success``) and on the chip as the run ends
   (``onchip_accuracy``, ``onchip_success``: a fresh read of every device per inference,
   ``experiment.summary``).
+* training on a data set (``--data NAME|FILE``, ``deepxbar.data``): the same, with the
+  data preset ``deepxbar train --data`` picks (``configs.data_preset`` by the size of
+  the training split). A data set is judged by accuracy, so its records (and table,
+  summary, plots: ``DATA_COLUMNS``) hold ``train_accuracy``, ``test_accuracy`` and
+  ``best_test_accuracy`` (the trained weights, one free phase per sample) and
+  ``onchip_test_accuracy`` (the test part on the chip as the run ends) instead of
+  ``accuracy``/``success``/``onchip_*``/``epochs_to_zero``: "every pattern right" has no
+  meaning on a data set, so those columns are left out, not filled with NaN. The spec
+  records the data source and its split (``label``, ``split_seed``, ``test_fraction``)
+  and the minibatch size, all in every job's key; a user's file by its absolute path
+  and the sha256 of its bytes (the key holds the hash, not the path): a file that
+  changed since the sweep started is refused on ``--resume`` (and by a worker that
+  reads the new content), so no stale job is resumed. Every job loads its data itself
+  on its worker (nothing is sent from the client's memory): a bundled data set from
+  scikit-learn, a user's file from its path, which must therefore be readable at that
+  same path on every worker (a shared file system for a remote ``--scheduler``).
 * deployment (``--deploy RUN_DIR``): the trained networks of a run programmed onto fresh
   chips (``hw.deploy.deploy``, program-and-verify) and judged at times after
   programming (``hw.deploy.judge``). The grid is over device fields plus ``tolerance``
   (of the window) and ``time`` (s after programming). One job = one (device point,
   tolerance) x every seed of the run: one ``deploy`` and one ``judge`` over all the
-  grid's times; its record holds one row per (time, seed).
+  grid's times; its record holds one row per (time, seed). A run trained on a data set
+  is judged, as ``deepxbar deploy`` judges it, on its first ``samples`` test samples
+  (``experiment.judged_samples``, default ``STABILITY_SAMPLES``); the spec records
+  ``samples`` and a hash of the run's ``data.npz``, both in the jobs' keys.
 
 Each finished job is written the moment it finishes, atomically (a temporary name, then
 a rename) as ``DIR/runs/<key>.json``, the key a hash of everything that defines the job:
@@ -39,8 +58,8 @@ from hw.crossbar import CrossbarConfig
 from hw.deploy import COMPENSATIONS, MAX_ITERATIONS, TOLERANCE, deploy, judge, mapping_window
 from hw.devices import DeviceConfig, get_preset
 
-from . import experiment
-from .configs import preset
+from . import data as datasets, experiment
+from .configs import data_preset, preset
 from .hardware import DEVICE_FIELDS, device_field_value
 from .runs import RunError, load_run, task_of, write_file_atomically
 from .tasks import TASKS, make_task
@@ -52,6 +71,9 @@ DEPLOY_DEFAULTS = {"instances": 20, "repeats": 10, "drift_compensation": "none",
 DEFAULT_TIMES = [0.0]
 TRAIN_COLUMNS = ["seed", "task", "device", "engine", "accuracy", "success", "onchip_accuracy",
                  "onchip_success", "epochs_to_zero", "stable", "sparsity", "wall_seconds"]
+DATA_COLUMNS = ["seed", "task", "device", "engine", "train_accuracy", "test_accuracy", "best_test_accuracy",
+                "onchip_test_accuracy", "stable", "sparsity", "wall_seconds"]
+DATA_KEYS = ("data", "label", "split_seed", "test_fraction", "large", "batch_size")  # sweep file, training
 DEPLOY_COLUMNS = ["tolerance", "time", "seed", "accuracy", "p_all_correct", "p_stable", "pulses_mean",
                   "program_error_rms", "device", "wall_seconds"]
 
@@ -133,9 +155,11 @@ def _check_grid(grid, deploy_mode: bool) -> dict[str, list]:
 
 
 def load_spec_file(path: Path, deploy_mode: bool = False) -> dict:
-    """A TOML sweep file: ``device``, ``task``, ``seeds``, ``epochs``, ``engine`` (training)
-    or ``deploy`` (a run folder), ``instances``, ``repeats``, ``drift_compensation``,
-    ``line_resistance``, ``max_iterations`` (deployment), and a ``[grid]`` table."""
+    """A TOML sweep file: ``device``, ``task`` or ``data`` (with ``label``, ``split_seed``,
+    ``test_fraction``, ``large``, ``batch_size``), ``seeds``, ``epochs``, ``engine``
+    (training) or ``deploy`` (a run folder), ``instances``, ``repeats``,
+    ``drift_compensation``, ``line_resistance``, ``max_iterations``, ``samples``
+    (deployment), and a ``[grid]`` table."""
     try:
         data = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -147,7 +171,7 @@ def load_spec_file(path: Path, deploy_mode: bool = False) -> dict:
     for k, v in grid.items():
         vals = v if isinstance(v, list) else [v]
         items.append(f"{k}=" + ",".join(str(x) for x in vals))
-    keys = ("device", "task", "seeds", "epochs", "engine", "deploy", *DEPLOY_DEFAULTS)
+    keys = ("device", "task", *DATA_KEYS, "seeds", "epochs", "engine", "deploy", *DEPLOY_DEFAULTS, "samples")
     unknown = sorted(set(data) - set(keys) - {"grid"})
     if unknown:
         raise SweepError(f"sweep file {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(keys)}, grid")
@@ -165,21 +189,91 @@ def _base_device(device: str) -> DeviceConfig:
 
 # ---- training sweeps -----------------------------------------------------------------------------
 
-def make_spec(device: str, task: str, seeds: int, epochs: int | None, grid: dict[str, list],
-              engine: str = "numpy") -> dict:
-    """The full, validated description of a training sweep (stored as ``spec.json``)."""
+def _int_at_least(name: str, v, low: int, below: int | None = None) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or v < low or (below is not None and v >= below):
+        rng = f"in [{low}, {below})" if below is not None else f">= {low}"
+        raise SweepError(f"--{name} {v!r}: must be an integer {rng}")
+
+
+def data_spec(source, label=None, split_seed: int = 0, test_fraction: float = 0.2, large: bool = False,
+              sha256: str | None = None) -> dict:
+    """The data block of a training sweep's spec, checked by loading the data once here:
+    ``source`` (a bundled name, or a file's absolute path with the ``sha256`` of its
+    bytes), the split, and what the split gave (name, features, classes, sizes). With
+    ``sha256`` (a resumed spec's), a file whose content differs is refused."""
+    if not isinstance(source, (str, Path)) or not str(source):
+        raise SweepError(f"--data {source!r}: a data set name ({', '.join(datasets.DATASETS)}) or a file")
+    if label is not None and not isinstance(label, str):
+        raise SweepError(f"--label {label!r}: must be a column name")
+    _int_at_least("split-seed", split_seed, 0, 2**32)
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) \
+            or not 0 < test_fraction < 1:
+        raise SweepError(f"--test-fraction {test_fraction!r}: must be a number with 0 < F < 1")
+    if not isinstance(large, bool):
+        raise SweepError(f"--large {large!r}: must be true or false")
+    bundled = isinstance(source, str) and source in datasets.DATASETS
+    block = {"source": source if bundled else str(Path(source).resolve()), "label": label,
+             "split_seed": split_seed, "test_fraction": float(test_fraction), "large": large}
+    if not bundled:
+        block["sha256"] = _file_sha256(block["source"], sha256)
+    task = load_data(block)
+    return {**block, "name": task.name, "features": task.n_data_inputs, "classes": list(task.classes),
+            "train_samples": len(task.X), "test_samples": len(task.X_test)}
+
+
+def _file_sha256(path: str, expect: str | None) -> str:
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as e:
+        raise SweepError(f"--data {path}: cannot read it ({e.strerror or e})") from None
+    if expect is not None and digest != expect:
+        raise SweepError(f"--data {path}: the file changed since the sweep started (sha256 differs); "
+                         "its finished runs were trained on the old content: start a new sweep")
+    return digest
+
+
+def load_data(block: dict):
+    """The data set of a spec's data block, read, checked (a file against its sha256),
+    split and scaled (on the worker that trains on it)."""
+    try:
+        if "sha256" in block:
+            _file_sha256(block["source"], block["sha256"])
+        return datasets.load(block["source"], block["label"], block["split_seed"], block["test_fraction"],
+                             large=block["large"])
+    except datasets.DataError as e:
+        raise SweepError(f"--data {block['source']}: {e}") from None
+
+
+def make_spec(device: str, task: str | None, seeds: int, epochs: int | None, grid: dict[str, list],
+              engine: str = "numpy", data: dict | None = None, batch_size: int | None = None) -> dict:
+    """The full, validated description of a training sweep (stored as ``spec.json``): on
+    the logic ``task``, or on the data set ``data`` (the arguments of ``data_spec``, or
+    a resumed spec's data block); ``batch_size`` None: the preset's."""
     if engine not in engines.names():
         raise SweepError(f"--engine {engine!r}: choose from {', '.join(engines.names())}")
-    if task not in TASKS:
+    if data is not None and task is not None:
+        raise SweepError("--task and --data exclude each other (a logic task or a data set)")
+    if data is None and task not in TASKS:
         raise SweepError(f"--task {task!r}: choose from {', '.join(TASKS)}")
+    if batch_size is not None:
+        _int_at_least("batch-size", batch_size, 1)
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise SweepError(f"--seeds {seeds!r}: must be an integer >= 1")
     if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
         raise SweepError(f"--epochs {epochs!r}: must be an integer >= 1")
     base = _base_device(device)
     grid = _check_grid(grid, deploy_mode=False)
+    block = None
+    if data is not None:
+        keys = ("source", "label", "split_seed", "test_fraction", "large", "sha256")
+        block = data_spec(**{k: data[k] for k in keys if k in data})
+        task = block["name"]
     spec = {"version": SPEC_VERSION, "mode": "train", "device": device, "task": task, "seeds": seeds,
             "epochs": epochs, "engine": engine, "grid": grid}
+    if block is not None:
+        spec["data"] = block
+    if block is not None or batch_size is not None:  # logic sweeps without it: as they were
+        spec["batch_size"] = batch_size
     for point in grid_points(spec):  # every device the grid asks for must be valid
         try:
             replace(base, **point)
@@ -198,6 +292,12 @@ def run_key(spec: dict, point: dict, seed: int) -> str:
     ident = {k: spec[k] for k in ("version", "device", "task", "epochs")}
     if spec.get("engine", "numpy") != "numpy":  # keys of numpy sweeps stay as they were
         ident["engine"] = spec["engine"]
+    if spec.get("data") is not None:  # what defines the data a job trains on (not where a file is)
+        d = spec["data"]
+        ident["data"] = {k: d.get(k) for k in ("label", "split_seed", "test_fraction")}
+        ident["data"]["source"] = d["sha256"] if "sha256" in d else d["source"]
+    if "batch_size" in spec:
+        ident["batch_size"] = spec["batch_size"]
     ident.update(point=point, seed=seed)
     return _hash(ident)
 
@@ -208,16 +308,27 @@ def _hash(ident: dict) -> str:
 
 def run_one(spec: dict, point: dict, seed: int) -> dict:
     """Train one seed on one device variant and judge it, on the weights and on the chip
-    (runs on a worker)."""
+    (runs on a worker; a data set is loaded here, ``load_data``)."""
     start = time.perf_counter()
-    pre = preset("default", "deep", False)
+    if spec.get("data") is not None:
+        task = load_data(spec["data"])
+        pre = data_preset("default", "deep", len(task.X))
+    else:
+        task = make_task(spec["task"])
+        pre = preset("default", "deep", False)
     cfg = pre.train if spec["epochs"] is None else replace(pre.train, epochs=spec["epochs"])
     hw = CrossbarConfig(device=replace(get_preset(spec["device"]), **point))
     engine = engines.make_engine(spec.get("engine", "numpy"), cfg)
-    exp = experiment.run(make_task(spec["task"]), cfg, [seed], progress=False, hw=hw, engine=engine)
+    exp = experiment.run(task, cfg, [seed], progress=False, hw=hw, engine=engine,
+                         batch_size=spec.get("batch_size") or pre.batch_size)
     s = experiment.summary(exp, "deep", "default")["per_seed"][0]
-    return {**{f"param_{k}": v for k, v in point.items()}, "seed": seed, "task": spec["task"],
-            "device": spec["device"], "engine": spec.get("engine", "numpy"), "accuracy": 1.0 - s["final_error"],
+    head = {**{f"param_{k}": v for k, v in point.items()}, "seed": seed, "task": spec["task"],
+            "device": spec["device"], "engine": spec.get("engine", "numpy")}
+    if exp.data_set:
+        return {**head, **{k: s[k] for k in ("train_accuracy", "test_accuracy", "best_test_accuracy")},
+                "onchip_test_accuracy": s["onchip_test_accuracy"], "stable": s["stable"],
+                "sparsity": s["sparsity"], "wall_seconds": round(time.perf_counter() - start, 3)}
+    return {**head, "accuracy": 1.0 - s["final_error"],
             "success": s["success"], "onchip_accuracy": s["onchip_accuracy"], "onchip_success": s["onchip_success"],
             "epochs_to_zero": s["epochs_to_zero"], "stable": s["stable"], "sparsity": s["sparsity"],
             "wall_seconds": round(time.perf_counter() - start, 3)}
@@ -236,20 +347,40 @@ def _load_deploy_run(run_dir, expect: dict | None = None):
         task = task_of(run)
     except RunError as e:
         raise SweepError(f"--deploy: {e}") from None
-    if expect is not None and (_sha256(run.path / "weights.npz") != expect["weights_sha256"]
-                               or run.config != expect["config"]):
+    changed = expect is not None and (
+        _sha256(run.path / "weights.npz") != expect["weights_sha256"] or run.config != expect["config"]
+        or ("data_sha256" in expect and _sha256(run.path / "data.npz") != expect["data_sha256"]))
+    if changed:
         raise SweepError(f"--deploy {run_dir}: the run folder changed since the sweep started "
-                         "(weights.npz or config.json differ)")
+                         "(weights.npz, config.json or data.npz differ)")
     return run, task
+
+
+def deploy_samples(spec: dict, task) -> tuple[np.ndarray, np.ndarray]:
+    """What a deployment sweep judges: a data set's first ``spec["samples"]`` test
+    samples, every pattern of a logic task (as ``deepxbar deploy``)."""
+    return experiment.judged_samples(task, spec.get("samples", experiment.STABILITY_SAMPLES))
 
 
 def make_deploy_spec(run_dir, device: str, grid: dict[str, list], instances: int = 20, repeats: int = 10,
                      drift_compensation: str = "none", line_resistance: float = 0.0,
-                     max_iterations: int = MAX_ITERATIONS, expect: dict | None = None) -> dict:
+                     max_iterations: int = MAX_ITERATIONS, samples: int | None = None,
+                     expect: dict | None = None) -> dict:
     """The full, validated description of a deployment sweep (stored as ``spec.json``):
-    the run folder (path, config, seeds, a hash of its weights), the device preset, the
-    grid (device fields, ``tolerance``, ``time``) and the judging conditions."""
-    run, _ = _load_deploy_run(run_dir, expect)
+    the run folder (path, config, seeds, a hash of its weights; of its data too for a
+    data-set run), the device preset, the grid (device fields, ``tolerance``, ``time``)
+    and the judging conditions (``samples``: a data-set run's first test samples judged,
+    default ``experiment.STABILITY_SAMPLES``, recorded as at most its test part's size;
+    refused for a logic task's run)."""
+    run, task = _load_deploy_run(run_dir, expect)
+    data_run = experiment.is_data_set(task)
+    if samples is not None and not data_run:
+        raise SweepError(f"--samples {samples!r}: applies to a run trained on a data set "
+                         "(a logic task's run is judged on every pattern)")
+    if data_run:  # recorded as judged: at most the run's test part
+        samples = experiment.STABILITY_SAMPLES if samples is None else samples
+        _int_at_least("samples", samples, 1)
+        samples = min(samples, len(task.X_test))
     for name, v in (("instances", instances), ("repeats", repeats), ("max-iterations", max_iterations)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise SweepError(f"--{name} {v!r}: must be an integer >= 1")
@@ -266,6 +397,9 @@ def make_deploy_spec(run_dir, device: str, grid: dict[str, list], instances: int
             "grid": grid, "instances": instances, "repeats": repeats,
             "drift_compensation": drift_compensation, "line_resistance": float(line_resistance),
             "max_iterations": max_iterations}
+    if data_run:
+        spec["run"]["data_sha256"] = _sha256(run.path / "data.npz")
+        spec["samples"] = samples
     for point in grid_points(spec):  # every device the grid asks for must be valid and mappable
         try:
             mapping_window(replace(base, **point))
@@ -284,21 +418,23 @@ def deploy_tolerances(spec: dict) -> list[float]:
 
 def deploy_key(spec: dict, point: dict, tolerance: float) -> str:
     ident = {k: spec[k] for k in ("version", "mode", "device", *DEPLOY_DEFAULTS)}
-    ident.update(run={k: spec["run"][k] for k in ("config", "weights_sha256")}, point=point,
-                 tolerance=tolerance, times=deploy_times(spec))
+    ident.update(run={k: spec["run"][k] for k in ("config", "weights_sha256", "data_sha256") if k in spec["run"]},
+                 point=point, tolerance=tolerance, times=deploy_times(spec))
+    if "samples" in spec:  # data-set runs only: keys of logic runs stay as they were
+        ident["samples"] = spec["samples"]
     return _hash(ident)
 
 
-def run_deploy_job(spec: dict, run, point: dict, tolerance: float) -> dict:
+def run_deploy_job(spec: dict, run, point: dict, tolerance: float, X: np.ndarray, Y: np.ndarray) -> dict:
     """Program every network of ``run`` on ``instances`` fresh chips of one device variant
-    to ``tolerance`` and judge them at every time: one row per (time, seed) (runs on a
-    worker)."""
+    to ``tolerance`` and judge them on the samples ``(X, Y)`` (``deploy_samples``) at
+    every time: one row per (time, seed) (runs on a worker; the run and the samples come
+    from the client, the worker reads no file)."""
     start = time.perf_counter()
-    task = task_of(run)
     dev = replace(get_preset(spec["device"]), **point)
     times = deploy_times(spec)
     dep = deploy(run.net, run.seeds, dev, spec["instances"], tolerance, spec["max_iterations"])
-    res = judge(dep, run.cfg, task.X, task.Y, times, spec["repeats"], spec["drift_compensation"],
+    res = judge(dep, run.cfg, X, Y, times, spec["repeats"], spec["drift_compensation"],
                 spec["line_resistance"])
     wall = round(time.perf_counter() - start, 3)
     W_err = dep.weights() - np.where(dep.live, dep.net.W, 0.0)[:, None]  # (K, I, N, N), t = 0
@@ -342,8 +478,9 @@ def execute(spec: dict, out: Path, workers: int, scheduler: str | None, progress
 
     (out / "runs").mkdir(parents=True, exist_ok=True)
     if spec.get("mode", "train") == "deploy":
-        run, _ = _load_deploy_run(spec["run"]["path"], spec["run"])  # loaded once, sent to the workers
-        call = lambda point, x: (run_deploy_job, spec, run, point, x)
+        run, task = _load_deploy_run(spec["run"]["path"], spec["run"])  # loaded once, sent to the workers
+        X, Y = deploy_samples(spec, task)
+        call = lambda point, x: (run_deploy_job, spec, run, point, x, X, Y)
         unit = "job"
     else:
         call = lambda point, x: (run_one, spec, point, x)
@@ -381,9 +518,9 @@ def execute(spec: dict, out: Path, workers: int, scheduler: str | None, progress
 # ---- outputs ------------------------------------------------------------------------------------------
 
 def table(out: Path, spec: dict | None = None):
-    """The tidy results table: one row per finished run (training) or per (point,
-    tolerance, time, seed) (deployment). Columns a record does not have (records of an
-    older version) are NaN."""
+    """The tidy results table: one row per finished run (training; ``DATA_COLUMNS`` on a
+    data set) or per (point, tolerance, time, seed) (deployment). Columns a record does
+    not have (records of an older version) are NaN."""
     import pandas as pd
 
     rows = []
@@ -393,7 +530,8 @@ def table(out: Path, spec: dict | None = None):
     df = pd.DataFrame(rows)
     deploy_mode = (spec or {}).get("mode", "deploy" if "time" in df.columns else "train") == "deploy"
     params = [c for c in df.columns if c.startswith("param_")]
-    known = DEPLOY_COLUMNS if deploy_mode else TRAIN_COLUMNS
+    on_data = spec.get("data") is not None if spec is not None else "test_accuracy" in df.columns
+    known = DEPLOY_COLUMNS if deploy_mode else DATA_COLUMNS if on_data else TRAIN_COLUMNS
     for c in known:
         if c not in df.columns:
             df[c] = np.nan
@@ -437,7 +575,8 @@ def write_outputs(out: Path, spec: dict) -> "object":
 
 
 def summarise(df, spec: dict):
-    """Means per grid point (training) or per (point, tolerance, time) (deployment)."""
+    """Means per grid point (training: accuracies only on a data set) or per (point,
+    tolerance, time) (deployment)."""
     params = [c for c in df.columns if c.startswith("param_")]
     if spec.get("mode", "train") == "deploy":
         num = df.assign(**{c: as_floats(df[c]) for c in ("accuracy", "p_all_correct", "p_stable")})
@@ -445,6 +584,12 @@ def summarise(df, spec: dict):
             seeds=("seed", "count"), accuracy=("accuracy", "mean"), p_all_correct=("p_all_correct", "mean"),
             p_stable=("p_stable", "mean"), pulses=("pulses_mean", "mean"),
             program_error_rms=("program_error_rms", "mean")).reset_index()
+    if spec.get("data") is not None:  # accuracies only: success does not apply to a data set
+        num = df.assign(**{c: as_floats(df[c]) for c in ("stable", "onchip_test_accuracy")})
+        return num.groupby(params, dropna=False, sort=False).agg(
+            runs=("seed", "count"), train_accuracy=("train_accuracy", "mean"),
+            test_accuracy=("test_accuracy", "mean"), onchip_test_accuracy=("onchip_test_accuracy", "mean"),
+            p_stable=("stable", "mean"), wall_s=("wall_seconds", "mean")).reset_index()
     num = df.assign(**{c: as_floats(df[c]) for c in ("success", "onchip_success", "stable", "onchip_accuracy")})
     return num.groupby(params, dropna=False, sort=False).agg(
         runs=("seed", "count"), accuracy=("accuracy", "mean"), success=("success", "mean"),

@@ -36,7 +36,7 @@ from models.topology import Topology
 
 from . import devices
 from .devices import IDEAL, DeviceConfig, DeviceInstances
-from .wires import effective_matrices
+from .wires import TILE_SIZE, check_tile_size, effective_matrices, tiles
 
 REFRESH_TOP = 0.9  # RESET devices: refresh a pair when the device potentiated would exceed
 REFRESH_OTHER = 0.1  # this fraction of its window while the other holds more than this
@@ -52,7 +52,8 @@ class CrossbarConfig:
     ``drift_time`` (s after programming) at which reads happen (None: no drift);
     ``reads`` reads averaged per measurement; ``deadband`` in standard deviations of a
     measured weight (at least one pulse): smaller errors are not chased;
-    ``off_conductance`` (S) the leakage of an open cell's select switch, per device.
+    ``off_conductance`` (S) the leakage of an open cell's select switch, per device;
+    ``tile_size`` devices per side of a tile (``hw.wires.tiles``; None: one array).
     """
 
     device: DeviceConfig = IDEAL
@@ -63,6 +64,7 @@ class CrossbarConfig:
     reads: int = 8  # reads averaged per measurement
     deadband: float = 8.0  # cells whose error is below this many read-noise deviations are left alone
     off_conductance: float = 0.0  # S, each device of an open cell (select switch off)
+    tile_size: int | None = TILE_SIZE  # devices per side of a tile (None: one array of any size)
 
     def __post_init__(self) -> None:
         if self.g0 is not None and not (math.isfinite(self.g0) and self.g0 > 0):
@@ -82,6 +84,7 @@ class CrossbarConfig:
                 or not (math.isfinite(off) and 0 <= off < self.device.g_max)):
             raise ValueError(f"off_conductance = {off!r} is invalid: must be a conductance >= 0 S and "
                              f"< the device's g_max ({self.device.g_max!r} S)")
+        check_tile_size(self.tile_size)
 
     @property
     def unit(self) -> float:
@@ -143,12 +146,14 @@ def to_weights(Gp: np.ndarray, Gm: np.ndarray, g0: float) -> np.ndarray:
 
 def conductance_field(Gp: np.ndarray, Gm: np.ndarray, g0: np.ndarray, topology: Topology, model: str,
                       b: np.ndarray, batch: int, gamma: float, line_resistance: float = 0.0,
-                      scale: np.ndarray | None = None, open_cells: np.ndarray | None = None) -> AffineField:
+                      scale: np.ndarray | None = None, open_cells: np.ndarray | None = None,
+                      tile_size: int | None = TILE_SIZE) -> AffineField:
     """The field conductances (K, N, N) give, with a unit conductance per network
     (``g0`` (K,)) and the periphery's gain ``scale`` (K,) on the measured column and row
     currents (default 1). Without wire resistance it is the model's field of ``W = (Gp
-    - Gm) / g0`` (0 on ``open_cells``); with it, the model's field of the column and row
-    currents, the effective matrices of one sparse nodal solve per network."""
+    - Gm) / g0`` (0 on ``open_cells``; tiles change nothing); with it, the model's field of
+    the column and row currents, the effective matrices of one sparse nodal solve per tile
+    (``tile_size``; the tiles the topology's connections need) and network."""
     rule = models.get(model)
     free = topology.free_mask()
     g0 = np.asarray(g0, float)[:, None, None]
@@ -158,7 +163,9 @@ def conductance_field(Gp: np.ndarray, Gm: np.ndarray, g0: np.ndarray, topology: 
         if open_cells is not None:
             W = np.where(open_cells, 0.0, W)
         return rule.field(W * gain if scale is not None else W, b, batch, free, gamma)
-    mats = [effective_matrices(Gp[k], Gm[k], free, line_resistance, line_resistance) for k in range(len(Gp))]
+    connected = topology.mask()
+    mats = [effective_matrices(Gp[k], Gm[k], free, line_resistance, line_resistance, tile_size, connected)
+            for k in range(len(Gp))]
     Mcol = np.stack([m[0] for m in mats]) / g0
     Mrow = np.stack([m[1] for m in mats]) / g0
     if scale is not None:
@@ -309,7 +316,12 @@ class Crossbar:
         Gp, Gm = self._switched(Gp, Gm)
         K = Gp.shape[0]
         return conductance_field(Gp, Gm, np.full(K, self.cfg.unit), self.topology, model, b, batch, gamma,
-                                 self.cfg.line_resistance, open_cells=self.open)
+                                 self.cfg.line_resistance, open_cells=self.open, tile_size=self.cfg.tile_size)
+
+    def tiles(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The tiles built (``hw.wires.tiles``): (sending neurons, columns) of each."""
+        return tiles(self.topology.n, np.flatnonzero(self.topology.free_mask()), self.cfg.tile_size,
+                     self.topology.mask())
 
     def drive(self, W_goal: np.ndarray, alive: np.ndarray, seen: tuple[np.ndarray, np.ndarray],
               rngs: list[np.random.Generator]) -> np.ndarray:

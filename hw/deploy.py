@@ -65,6 +65,7 @@ from models.training import Network, TrainConfig
 from . import devices
 from .crossbar import conductance_field
 from .devices import DeviceConfig, DeviceInstances
+from .wires import TILE_SIZE
 
 TOLERANCE = 0.01  # of the nominal window
 MAX_ITERATIONS = 20
@@ -277,8 +278,8 @@ class Deployment:
                        rep(self.live))
 
     def field_source(self, cfg: TrainConfig, batch: int, t: float, index: int, compensation: str = "none",
-                     line_resistance: float = 0.0, gain: np.ndarray | None = None
-                     ) -> Callable[[int], AffineField]:
+                     line_resistance: float = 0.0, gain: np.ndarray | None = None,
+                     tile_size: int | None = TILE_SIZE) -> Callable[[int], AffineField]:
         """Inference r at time t (time index ``index``): a fresh read of every device,
         the field of the K x I chips (flattened, instance-major within each seed)."""
         K, I = self.G.shape[:2]
@@ -291,7 +292,7 @@ class Deployment:
         def source(r: int) -> AffineField:
             G = flat(self.read(Gt, self._rngs(1, index, r)))
             return conductance_field(G[:, 0], G[:, 1], g0, self.net.topology, cfg.model, b, batch,
-                                     cfg.gamma, line_resistance, flat(gain))
+                                     cfg.gamma, line_resistance, flat(gain), tile_size=tile_size)
         return source
 
 
@@ -373,7 +374,7 @@ def certified(ev: Evaluation) -> np.ndarray:
 
 def judge(dep: Deployment, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, times, repeats: int,
           compensation: str = "none", line_resistance: float = 0.0,
-          on_time: Callable[[int], None] | None = None) -> dict:
+          on_time: Callable[[int], None] | None = None, tile_size: int | None = TILE_SIZE) -> dict:
     """Inference on the deployed chips at every time (s after programming).
 
     ``repeats`` inferences per chip and time, each a fresh read of every device, the free
@@ -406,7 +407,7 @@ def judge(dep: Deployment, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, times
         dW = gain[..., None, None] * dep.weights(Gt) - W_goal
         out["weight_error_rms"][i] = math.sqrt((dW[np.broadcast_to(dep.live[:, None], dW.shape)] ** 2).mean()) \
             if dep.live.any() else 0.0
-        src = dep.field_source(cfg, X.shape[0], float(t), i, compensation, line_resistance, gain)
+        src = dep.field_source(cfg, X.shape[0], float(t), i, compensation, line_resistance, gain, tile_size)
         ev = evaluate(flat_net, cfg, X, Y, keys, repeats, "fast", field=src)
         ok = ev.ok  # (K I, R, B)
         cert = certified(ev)
@@ -421,13 +422,14 @@ def judge(dep: Deployment, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, times
     return out
 
 
-def global_jacobians(dep: Deployment, cfg: TrainConfig, t: float, line_resistance: float = 0.0) -> np.ndarray:
+def global_jacobians(dep: Deployment, cfg: TrainConfig, t: float, line_resistance: float = 0.0,
+                     tile_size: int | None = TILE_SIZE) -> np.ndarray:
     """(K, I, n_free, n_free) the Jacobian of the field the chips hold at time t (drifted
     conductances, no read noise, wires included), for the paper's global tests."""
     K, I = dep.G.shape[:2]
     G = dep.drifted(t).reshape(K * I, 2, *dep.G.shape[-2:])
     f = conductance_field(G[:, 0], G[:, 1], np.repeat(dep.g0, I), dep.net.topology, cfg.model,
-                          np.repeat(dep.net.b, I, axis=0), 1, cfg.gamma, line_resistance)
+                          np.repeat(dep.net.b, I, axis=0), 1, cfg.gamma, line_resistance, tile_size=tile_size)
     J = jacobian(f.A, f.d[:, 0], f.free)
     return J.reshape(K, I, *J.shape[1:])
 

@@ -30,8 +30,8 @@ def monte_carlo(net: Network, cfg: TrainConfig, X: np.ndarray, Y: np.ndarray, se
     the program-and-verify (``hw.deploy.programming_summary``)."""
     dep = deploy(net, seeds, hw.device, trials, tolerance, max_iterations)
     t = 0.0 if hw.drift_time is None else float(hw.drift_time)
-    res = judge(dep, cfg, X, Y, [t], repeats, "none", hw.line_resistance)
-    J = global_jacobians(dep, cfg, t, hw.line_resistance)  # (K, trials, n, n)
+    res = judge(dep, cfg, X, Y, [t], repeats, "none", hw.line_resistance, tile_size=hw.tile_size)
+    J = global_jacobians(dep, cfg, t, hw.line_resistance, hw.tile_size)  # (K, trials, n, n)
     out = {
         "gershgorin": gershgorin(J)["hurwitz"].T.astype(float),
         "stable": (res["certified"][0].all(-1)).T.astype(float),

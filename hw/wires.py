@@ -26,12 +26,28 @@ With ``r_row = r_col = 0``: ``I_col = V @ ((Gp - Gm) * receiving)`` and
 
 A zero resistance on one kind of wire while the other is resistive is exact too: its
 nodes are then known (row nodes at the driver voltage, column nodes at 0 V).
+
+Tiles (``tile_size`` T)
+-----------------------
+A large network does not fit one array: the 2N x C grid above is cut into tiles of at
+most T x T devices (``tiles``): every T physical rows (T/2 neurons, pairs kept
+together) by every T columns, row-major. Each tile is an array of its own with the
+geometry above: its own drivers at its left edge (copies of +V_i and -V_i, ideal
+buffers), its own wires and its own virtual-ground sense amplifiers at the bottom of its
+columns. A neuron's column current is the sum of its tiles' column currents, its row
+current the sum of the currents of all its driver copies (the periphery adds them, at
+the tile edge, exactly). Tiles whose block holds no connection of the topology are not
+built (a layered network skips most of its blocks). Without wire resistance tiling
+changes nothing; with it, the wires are shorter, so IR drop falls with T. T = None is
+one array of any size.
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+TILE_SIZE = 256  # default devices per side of a tile (issue 11: arrays of 256 x 256)
 
 
 def check_conductances(Gp, Gm) -> tuple[np.ndarray, np.ndarray]:
@@ -45,24 +61,65 @@ def check_conductances(Gp, Gm) -> tuple[np.ndarray, np.ndarray]:
     return Gp, Gm
 
 
-def _check(Gp, Gm, receiving, r_row, r_col):
+def _check(Gp, Gm, receiving, r_row, r_col, tile_size=None, connected=None):
     Gp, Gm = check_conductances(Gp, Gm)
+    N = Gp.shape[0]
     receiving = np.asarray(receiving)
-    if receiving.dtype != bool or receiving.shape != (Gp.shape[0],):
-        raise ValueError(f"receiving must be a boolean mask of shape ({Gp.shape[0]},)")
+    if receiving.dtype != bool or receiving.shape != (N,):
+        raise ValueError(f"receiving must be a boolean mask of shape ({N},)")
     out = []
     for name, r in (("r_row", r_row), ("r_col", r_col)):
         r = float(r)
         if not (np.isfinite(r) and r >= 0):
             raise ValueError(f"{name} must be finite and >= 0, got {r}")
         out.append(r)
+    check_tile_size(tile_size)
+    if connected is not None and (np.asarray(connected).dtype != bool or np.shape(connected) != (N, N)):
+        raise ValueError(f"connected must be a boolean mask of shape ({N}, {N})")
     return Gp, Gm, receiving, out[0], out[1]
 
 
-def _devices(Gp, Gm, cols):
-    """(2N, C) conductances of the physical cells, rows interleaved [+0, -0, +1, -1, ...]."""
-    D = np.empty((2 * Gp.shape[0], len(cols)))
-    D[0::2], D[1::2] = Gp[:, cols], Gm[:, cols]
+def check_tile_size(tile_size) -> None:
+    """None (one array of any size) or an even integer >= 2 (a tile holds whole +/- row pairs)."""
+    if tile_size is None:
+        return
+    if isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) \
+            or tile_size < 2 or tile_size % 2:
+        raise ValueError(f"tile_size = {tile_size!r} is invalid: must be an even integer >= 2 "
+                         "(devices per side of a tile; a tile holds whole +/- row pairs)")
+
+
+def tiles(n: int, cols: np.ndarray, tile_size: int | None,
+          connected: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The tiles of a crossbar: ``(neurons, columns)`` index arrays per tile, row-major.
+
+    Physical rows are cut every ``tile_size`` rows (``tile_size / 2`` sending neurons, each
+    with its + and - row), the columns ``cols`` (neuron ids) every ``tile_size`` columns.
+    A tile is built only where ``connected`` (N, N), the topology's connection mask, has
+    a connection in its block (all blocks when None); blocks without a column are never
+    built. ``tile_size`` None: one array of any size.
+    """
+    check_tile_size(tile_size)
+    cols = np.asarray(cols, dtype=int)
+    if len(cols) == 0 or n == 0:
+        return []
+    if tile_size is None:
+        return [(np.arange(n), cols)]
+    per = tile_size // 2
+    out = []
+    for a in range(0, n, per):
+        rows = np.arange(a, min(a + per, n))
+        for c in range(0, len(cols), tile_size):
+            cs = cols[c:c + tile_size]
+            if connected is None or np.asarray(connected)[np.ix_(rows, cs)].any():
+                out.append((rows, cs))
+    return out
+
+
+def _devices(Dp, Dm):
+    """(2n, C) conductances of the physical cells of a block, rows interleaved [+0, -0, +1, -1, ...]."""
+    D = np.empty((2 * Dp.shape[0], Dp.shape[1]))
+    D[0::2], D[1::2] = Dp, Dm
     return D
 
 
@@ -78,7 +135,8 @@ def _wire(n: int, end: int) -> sp.spmatrix:
 
 
 def effective_matrices(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
-                       r_row: float, r_col: float) -> tuple[np.ndarray, np.ndarray]:
+                       r_row: float, r_col: float, tile_size: int | None = None,
+                       connected: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Column and row current matrices of the crossbar, for one programming state.
 
     Parameters
@@ -86,31 +144,53 @@ def effective_matrices(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
     Gp, Gm : (N, N) device conductances in siemens (finite, >= 0; 0 is an open cell).
     receiving : (N,) bool, the neurons that have a physical column.
     r_row, r_col : resistance in ohms of one row / column wire segment (finite, >= 0).
+    tile_size : devices per side of a tile (``tiles``); None: one array.
+    connected : (N, N) bool, the topology's connections: tiles without any are not built.
 
     Returns
     -------
     Mcol : (N, N), ``I_col = V @ Mcol`` (amperes for V in volts); columns of
-        non-receiving neurons are 0.
+        non-receiving neurons are 0. With tiles, the sum of every tile's column currents.
     Mrow : (N, N), ``I_row = V @ Mrow``; diagonal when there is no wire resistance.
 
     Notes
     -----
-    With wires, the nodal matrix (4NC unknowns, or 2NC if one kind of wire is ideal) is
-    factorised once by ``splu`` and solved for the N right-hand sides ``V = e_i``. The
-    currents are summed over the devices, ``G (v_row - v_col)``, rather than read off
-    the first/last wire segment: that does not cancel when r is tiny.
+    Each tile is a crossbar of its own: its own row drivers (copies of +V_i, -V_i at the
+    tile's edge) and virtual grounds (at the tile's end of each column), its own wires.
+    Without wire resistance tiles change nothing. With wires, the nodal matrix of each
+    tile (4nC unknowns, or 2nC if one kind of wire is ideal) is factorised once by
+    ``splu`` and solved for its n right-hand sides ``V = e_i``. The currents are summed
+    over the devices, ``G (v_row - v_col)``, rather than read off the first/last wire
+    segment: that does not cancel when r is tiny.
     """
-    Gp, Gm, receiving, r_row, r_col = _check(Gp, Gm, receiving, r_row, r_col)
+    Gp, Gm, receiving, r_row, r_col = _check(Gp, Gm, receiving, r_row, r_col, tile_size, connected)
     N = Gp.shape[0]
     cols = np.flatnonzero(receiving)
     if (r_row == 0 and r_col == 0) or len(cols) == 0:
         Wd = np.where(receiving[None, :], Gp - Gm, 0.0)
+        if connected is not None and tile_size is not None:  # cells of tiles not built carry nothing
+            built = np.zeros((N, N), dtype=bool)
+            for rows, cs in tiles(N, cols, tile_size, connected):
+                built[np.ix_(rows, cs)] = True
+            Wd = np.where(built, Wd, 0.0)
         return Wd, np.diag(Wd.sum(axis=1))
-    R, C = 2 * N, len(cols)
-    D = _devices(Gp, Gm, cols)
-    U = np.zeros((R, N))                 # driver voltages of the right-hand side V = e_i
-    U[0::2][np.arange(N), np.arange(N)] = 1.0
-    U[1::2][np.arange(N), np.arange(N)] = -1.0
+    Mcol, Mrow = np.zeros((N, N)), np.zeros((N, N))
+    for rows, cs in tiles(N, cols, tile_size, connected):
+        Jcol, drv = _block_matrices(Gp[np.ix_(rows, cs)], Gm[np.ix_(rows, cs)], r_row, r_col)
+        Mcol[np.ix_(rows, cs)] += Jcol
+        Mrow[np.ix_(rows, rows)] += drv
+    return Mcol, Mrow
+
+
+def _block_matrices(Dp: np.ndarray, Dm: np.ndarray, r_row: float, r_col: float) -> tuple[np.ndarray, np.ndarray]:
+    """One array of n sending neurons (2n rows) by C columns with resistive wires: the
+    column currents (n, C) and the driver currents (n, n) for unit drives ``V = e_i``."""
+    n, C = Dp.shape
+    R = 2 * n
+    D = _devices(Dp, Dm)
+    U = np.zeros((R, n))                 # driver voltages of the right-hand side V = e_i
+    U[0::2][np.arange(n), np.arange(n)] = 1.0
+    U[1::2][np.arange(n), np.arange(n)] = -1.0
     Dg = sp.diags(D.ravel())             # node (r, c) -> index r * C + c
     first = np.arange(R) * C             # row nodes next to the drivers
     if r_row > 0:
@@ -119,58 +199,71 @@ def effective_matrices(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
         Ly = (1.0 / r_col) * sp.kron(_wire(R, R - 1), sp.eye(C))
     if r_row > 0 and r_col > 0:
         A = sp.bmat([[Lx + Dg, -Dg], [-Dg, Ly + Dg]], format="coo")
-        b = np.zeros((2 * R * C, N))
+        b = np.zeros((2 * R * C, n))
         b[first] = U / r_row
     elif r_row > 0:                      # ideal columns: column nodes at 0 V
-        A, b = (Lx + Dg).tocoo(), np.zeros((R * C, N))
+        A, b = (Lx + Dg).tocoo(), np.zeros((R * C, n))
         b[first] = U / r_row
     else:                                # ideal rows: row nodes at the driver voltage
         A = (Ly + Dg).tocoo()
-        b = (D[:, :, None] * U[:, None, :]).reshape(R * C, N)
+        b = (D[:, :, None] * U[:, None, :]).reshape(R * C, n)
     # A is symmetric positive definite (every node reaches a source through wires): a
     # symmetric ordering without pivoting keeps the fill low.
     lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                    options=dict(SymmetricMode=True))
     z = lu.solve(b)
-    x = z[: R * C].reshape(R, C, N) if r_row > 0 else np.broadcast_to(U[:, None, :], (R, C, N))
-    y = z[-R * C:].reshape(R, C, N) if r_col > 0 else 0.0
+    x = z[: R * C].reshape(R, C, n) if r_row > 0 else np.broadcast_to(U[:, None, :], (R, C, n))
+    y = z[-R * C:].reshape(R, C, n) if r_col > 0 else 0.0
     J = D[:, :, None] * (x - y)          # device currents, row -> column
-    drv = J.sum(axis=1)                  # (R, N): current of each driver
-    Mcol = np.zeros((N, N))
-    Mcol[:, cols] = J.sum(axis=0).T
-    return Mcol, (drv[0::2] + drv[1::2]).T
+    drv = J.sum(axis=1)                  # (R, n): current of each driver
+    return J.sum(axis=0).T, (drv[0::2] + drv[1::2]).T
 
 
 def nodal_solve_full(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
-                     r_row: float, r_col: float, V: np.ndarray) -> dict:
+                     r_row: float, r_col: float, V: np.ndarray, tile_size: int | None = None,
+                     connected: np.ndarray | None = None) -> dict:
     """Solve the whole grid for one voltage vector, node by node (the reference check).
 
-    Every node's KCL equation is stamped edge by edge in a plain loop; nodes joined to a
-    source by ideal wires are known. Unknowns are measured from a reference, the driver
-    voltage for row nodes and 0 V for column nodes (``v = w + ref``): the wire drops are
-    then computed directly, not as differences of ~1 V node voltages. Currents are read
-    where edges leave a source's group (the first row and last column segments).
+    Every node's KCL equation is stamped edge by edge in a plain loop, tile by tile
+    (``tiles``); nodes joined to a source by ideal wires are known. Unknowns are
+    measured from a reference, the driver voltage for row nodes and 0 V for column nodes
+    (``v = w + ref``): the wire drops are then computed directly, not as differences of
+    ~1 V node voltages. Currents are read where edges leave a source's group (the first
+    row and last column segments).
 
     Returns
     -------
     dict with ``I_col`` (N,) indexed by neuron (0 if not receiving), ``I_row`` (N,),
-    ``I_drv`` (2N,) the current of each driver, ``row_nodes`` and ``col_nodes`` (2N, C)
-    node voltages (physical rows interleaved as in the module docstring).
+    ``I_drv`` (2N,) the current of each driver (summed over the tiles' copies), and
+    ``nodes``: per tile, ``(row_nodes, col_nodes)`` (2n, C) node voltages (physical rows
+    interleaved as in the module docstring).
     """
-    Gp, Gm, receiving, r_row, r_col = _check(Gp, Gm, receiving, r_row, r_col)
+    Gp, Gm, receiving, r_row, r_col = _check(Gp, Gm, receiving, r_row, r_col, tile_size, connected)
     V = np.asarray(V, dtype=float)
     N = Gp.shape[0]
     if V.shape != (N,) or not np.isfinite(V).all():
         raise ValueError(f"V must be finite of shape ({N},)")
-    cols = np.flatnonzero(receiving)
-    R, C = 2 * N, len(cols)
+    I_col, I_drv, nodes = np.zeros(N), np.zeros(2 * N), []
+    for rows, cs in tiles(N, np.flatnonzero(receiving), tile_size, connected):
+        out = _nodal_block(Gp[np.ix_(rows, cs)], Gm[np.ix_(rows, cs)], r_row, r_col, V[rows])
+        I_col[cs] += out[0]
+        I_drv[np.ravel(np.column_stack([2 * rows, 2 * rows + 1]))] += out[1]
+        nodes.append(out[2:])
+    return dict(I_col=I_col, I_row=I_drv[0::2] + I_drv[1::2], I_drv=I_drv, nodes=nodes)
+
+
+def _nodal_block(Dp, Dm, r_row, r_col, V):
+    """The node-by-node solve of one array (n neurons' rows by C columns) at drives V (n,):
+    column currents (C,), driver currents (2n,), row and column node voltages (2n, C)."""
+    n, C = Dp.shape
+    R = 2 * n
     ref, group, edges = {}, {}, []       # group: the source a known node is tied to
     for r in range(R):
         i, sign = divmod(r, 2)
         ref["d", r], group["d", r] = (-V[i] if sign else V[i]), ("d", r)
         for c in range(C):
             ref["x", r, c] = ref["d", r]
-            edges.append((("x", r, c), ("y", r, c), Gm[i, cols[c]] if sign else Gp[i, cols[c]]))
+            edges.append((("x", r, c), ("y", r, c), Dm[i, c] if sign else Dp[i, c]))
             if r_row == 0:
                 group["x", r, c] = ("d", r)
             else:
@@ -183,7 +276,7 @@ def nodal_solve_full(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
             else:
                 edges.append((("y", r, c), ("g", c) if r == R - 1 else ("y", r + 1, c), 1.0 / r_col))
     nodes = [(k, r, c) for k in "xy" for r in range(R) for c in range(C)]
-    unknown = {n: k for k, n in enumerate(n for n in nodes if n not in group)}
+    unknown = {nd: k for k, nd in enumerate(nd for nd in nodes if nd not in group)}
     rows, cs, vals, rhs = [], [], [], np.zeros(len(unknown))
     for a, b, g in edges:                # KCL at p: sum g (w_p - w_q) = -sum g (ref_p - ref_q)
         for p, q in ((a, b), (b, a)):
@@ -196,7 +289,7 @@ def nodal_solve_full(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
     if unknown:
         A = sp.coo_matrix((vals, (rows, cs)), shape=(len(unknown),) * 2).tocsc()
         sol = spla.spsolve(A, rhs)
-        w.update({n: sol[k] for n, k in unknown.items()})
+        w.update({nd: sol[k] for nd, k in unknown.items()})
     I_drv, I_phys = np.zeros(R), np.zeros(C)
     for a, b, g in edges:
         ga, gb = group.get(a), group.get(b)
@@ -208,8 +301,5 @@ def nodal_solve_full(Gp: np.ndarray, Gm: np.ndarray, receiving: np.ndarray,
                 I_drv[grp[1]] += s * cur
             elif grp is not None:
                 I_phys[grp[1]] -= s * cur
-    I_col = np.zeros(N)
-    I_col[cols] = I_phys
-    volts = np.array([w[n] + ref.get(n, 0.0) for n in nodes]).reshape(2, R, C)
-    return dict(I_col=I_col, I_row=I_drv[0::2] + I_drv[1::2], I_drv=I_drv,
-                row_nodes=volts[0], col_nodes=volts[1])
+    volts = np.array([w[nd] + ref.get(nd, 0.0) for nd in nodes]).reshape(2, R, C)
+    return I_phys, I_drv, volts[0], volts[1]

@@ -25,12 +25,17 @@ class Topology:
     architecture : ``"complete"`` (every pair except self-loops, connections into an
         input and input-to-input) or ``"layered"`` (consecutive layers only, forward
         and backward).
+    hidden_layers : sizes of the hidden layers in neuron order, summing to ``n_hidden``;
+        empty (the default) means one hidden layer of ``n_hidden`` neurons, and a single
+        size is stored as empty (the same network). A ``"layered"`` network connects
+        consecutive layers only; a ``"complete"`` one records the split, its mask ignores it.
     """
 
     n_in: int
     n_hidden: int
     n_out: int
     architecture: str = "complete"
+    hidden_layers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for name, low in (("n_in", 1), ("n_hidden", 0), ("n_out", 1)):
@@ -39,6 +44,21 @@ class Topology:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        try:
+            sizes = tuple(self.hidden_layers)
+        except TypeError:
+            raise ValueError(f"hidden_layers must be a sequence of layer sizes, got {self.hidden_layers!r}") from None
+        if not all(isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h >= 1 for h in sizes):
+            raise ValueError(f"hidden_layers must be positive integers, got {self.hidden_layers!r}")
+        if sizes and sum(sizes) != self.n_hidden:
+            raise ValueError(f"hidden_layers {sizes} must sum to n_hidden ({self.n_hidden}), not {sum(sizes)}")
+        # canonical form: plain ints, and one layer spelt as the default ()
+        object.__setattr__(self, "hidden_layers", tuple(int(h) for h in sizes) if len(sizes) > 1 else ())
+
+    @property
+    def hidden_sizes(self) -> tuple[int, ...]:
+        """The sizes of the hidden layers in neuron order (() without hidden neurons)."""
+        return self.hidden_layers or ((self.n_hidden,) if self.n_hidden else ())
 
     @property
     def n(self) -> int:
@@ -50,6 +70,7 @@ class Topology:
 
     @property
     def hidden(self) -> slice:
+        """Every hidden neuron, all hidden layers together (``layers()`` splits them)."""
         return slice(self.n_in, self.n_in + self.n_hidden)
 
     @property
@@ -67,6 +88,11 @@ class Topology:
         m[self.outputs] = True
         return m
 
+    def layers(self) -> list[np.ndarray]:
+        """The neuron indices of every layer in order: inputs, each hidden layer, outputs."""
+        bounds = np.cumsum((0, self.n_in, *self.hidden_sizes, self.n_out))
+        return [np.arange(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
     def mask(self) -> np.ndarray:
         """Boolean (N, N): allowed connections ``i -> j``."""
         n = self.n
@@ -75,10 +101,7 @@ class Topology:
             np.fill_diagonal(m, False)
             m[:, self.inputs] = False  # nothing flows into an input
             return m
-        layers = [np.arange(self.n_in)]
-        if self.n_hidden:
-            layers.append(np.arange(self.hidden.start, self.hidden.stop))
-        layers.append(np.arange(self.outputs.start, self.outputs.stop))
+        layers = self.layers()
         m = np.zeros((n, n), dtype=bool)
         for a, b in zip(layers[:-1], layers[1:]):
             m[np.ix_(a, b)] = True  # forward

@@ -34,6 +34,7 @@ class TrainConfig:
 
     model: str = "deep"
     n_hidden: int = 5
+    hidden_layers: tuple[int, ...] | None = None  # sizes of several hidden layers, summing to n_hidden (None: one layer)
     architecture: str = "complete"
     epochs: int = 200
     dt: float = 0.05          # Euler step
@@ -98,9 +99,27 @@ class TrainConfig:
         for name in ("init_state", "weight_decay"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1]; got {getattr(self, name)!r}")
+        if self.hidden_layers is not None:
+            self._check_hidden_layers()
+
+    def _check_hidden_layers(self) -> None:
+        """hidden_layers: positive integers summing to n_hidden; kept as a tuple (config.json
+        gives a list), and a single layer as None (the same network)."""
+        h = self.hidden_layers
+        if not (isinstance(h, (list, tuple)) and h
+                and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1 for x in h)):
+            raise ValueError(f"hidden_layers must be a non-empty list of positive integers or None; got {h!r}")
+        h = tuple(int(x) for x in h)
+        if sum(h) != self.n_hidden:
+            raise ValueError(f"hidden_layers {list(h)} must sum to n_hidden ({self.n_hidden}); they sum to {sum(h)}")
+        object.__setattr__(self, "hidden_layers", h if len(h) > 1 else None)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def topology(self, n_in: int, n_out: int) -> Topology:
+        """The network these settings train between ``n_in`` inputs and ``n_out`` outputs."""
+        return Topology(n_in, self.n_hidden, n_out, self.architecture, self.hidden_layers or ())
 
     def learning_rate(self, epoch: int) -> float:
         """eta at ``epoch``: constant, or from eta to eta_final geometrically over the epochs."""

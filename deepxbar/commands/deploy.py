@@ -16,9 +16,10 @@ from circuits.energy import deployment_energy
 from hw.deploy import (COMPENSATIONS, MAX_ITERATIONS, REACH, TOLERANCE, deploy, judge, mapping_window,
                        programming_summary)
 from hw.devices import PRESETS
+from hw.wires import TILE_SIZE
 
 from ..formats import when
-from ..hardware import device_config
+from ..hardware import add_tile_option, device_config
 from ..options import UsageError, number, number_list
 from ..experiment import STABILITY_SAMPLES, is_data_set, judged_samples
 from ..runs import load_run, task_of, write_file_atomically
@@ -52,6 +53,7 @@ def add_parser(sub):
                    "after programming over one at t (default none)")
     p.add_argument("--line-resistance", type=number(float, 0.0), default=0.0, metavar="OHMS",
                    help="wire resistance per crossbar segment (default 0)")
+    add_tile_option(p, TILE_SIZE)
     p.add_argument("--repeats", type=number(int, 1), default=10, metavar="R",
                    help="inferences per chip and time, each with a fresh read (default 10)")
     p.add_argument("--samples", type=number(int, 1), default=STABILITY_SAMPLES, metavar="N",
@@ -83,7 +85,7 @@ def run(args) -> int:
         dep = deploy(run.net, run.seeds, dev, args.instances, args.tolerance, args.max_iterations)
         bar.update(1)
         res = judge(dep, run.cfg, X, Y, times, args.repeats, args.drift_compensation,
-                    args.line_resistance, on_time=lambda i: bar.update(1))
+                    args.line_resistance, on_time=lambda i: bar.update(1), tile_size=args.tile_size)
     out = _report(args, run, dev, times, dep, res)
     out["patterns"] = (f"the first {len(X)} test samples of the data set" if is_data_set(task)
                        else "every pattern of the logic task")
@@ -103,7 +105,7 @@ def _report(args, run, dev, times: list[float], dep, res) -> dict:
     cfg = run.cfg
     prog = programming_summary(dep)
     try:
-        energy = deployment_energy(dev.name, dep.pulses, dep.G, dep.cells)
+        energy = deployment_energy(dev.name, dep.pulses, dep.G, dep.cells, args.tile_size)
     except ValueError:  # a device without a pulse model
         energy = None
     acc = res["accuracy"].reshape(len(times), -1)
@@ -124,6 +126,7 @@ def _report(args, run, dev, times: list[float], dep, res) -> dict:
         "instances": dep.G.shape[1], "repeats": args.repeats, "seeds": run.seeds,
         "max_iterations": args.max_iterations, "init_state": cfg.init_state,
         "drift_compensation": args.drift_compensation, "line_resistance": args.line_resistance,
+        "tile_size": args.tile_size,
         "mapping": {"reach_floor_top": list(REACH), "window": [float(w) for w in dep.window],
                     "g0": [float(g) for g in dep.g0]},
         "conductance_ratio": [float(x) for x in res["conductance_ratio"]],
@@ -153,7 +156,7 @@ def _conditions(s: dict, n_nets: int) -> str:
     return (f"{n_nets} networks x {s['instances']} chips, {s['repeats']} inferences per chip and time "
             f"(one read per device each), starts U(0, {s['init_state']:g}), tolerance "
             f"{s['tolerance']:g} of the window, drift compensation {s['drift_compensation']}, "
-            f"wires {s['line_resistance']:g} ohm")
+            f"wires {s['line_resistance']:g} ohm, tiles of {s['tile_size']} x {s['tile_size']} devices")
 
 
 def _print(s: dict, n_nets: int) -> None:

@@ -35,7 +35,7 @@ def run(args) -> int:
     seed = run.seeds[0] if args.seed is None else args.seed
     if seed not in run.seeds:
         raise RunError(f"--seed {seed}: the run has seeds {run.seeds}")
-    chip = chip_of(run, args.time, args.line_resistance)
+    chip = chip_of(run, args.time, args.line_resistance, args.tile_size)
     deck = export_deck(run, chip, args.style, args.phase, run.seeds.index(seed), args.sample)
     deck = with_measurements(deck, run.net.topology.n)
     out = Path(args.output)
@@ -45,6 +45,6 @@ def run(args) -> int:
         raise RunError(f"-o {out}: cannot write ({e.strerror})") from None
     what = "the run's crossbar" if chip.hardware else "the ideal mapping of the weights"
     print(f"wrote {out} ({args.style}, {args.phase} phase, seed {seed}, sample {args.sample}, {what}, "
-          f"g0 {chip.g0:.4g} S, wires {chip.line_resistance:g} ohm); run it with: ngspice -b {out} "
+          f"g0 {chip.g0:.4g} S, wires {chip.line_resistance:g} ohm, tiles of {chip.tile_size}); run it with: ngspice -b {out} "
           f"(states = printed vJ / {V_FS:g} V)")
     return 0

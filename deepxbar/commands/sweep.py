@@ -1,4 +1,5 @@
-"""`deepxbar sweep`: start a sweep over a grid (training or deployment) or finish one."""
+"""`deepxbar sweep`: start a sweep over a grid (training on a logic task or a data set, or
+deployment) or finish one."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,8 @@ from circuits import engines
 from hw.deploy import COMPENSATIONS, MAX_ITERATIONS, TOLERANCE
 from hw.devices import PRESETS
 
+from .. import data
+from ..experiment import STABILITY_SAMPLES
 from ..formats import when
 from ..options import UsageError, number
 from ..runs import write_file_atomically
@@ -21,8 +24,9 @@ def add_parser(sub):
     """``deepxbar sweep`` and its options."""
     p = sub.add_parser(
         "sweep", help="grid over device parameters x seeds (training or deployment), on Dask",
-        description="Train the default DEEP config on crossbars for every point of a grid over device "
-        "parameters and every seed, judged on the weights and on the chip; or (--deploy RUN_DIR) program "
+        description="Train the default DEEP config (on a data set: the data preset train picks) on crossbars "
+        "for every point of a grid over device parameters and every seed, judged on the weights and on the "
+        "chip (on a data set: test accuracy); or (--deploy RUN_DIR) program "
         "the trained networks of a run onto fresh chips for every point of a grid over device parameters, "
         "tolerance and time after programming. Each finished job is saved at once (atomically), --resume "
         "runs only what is missing.")
@@ -30,10 +34,26 @@ def add_parser(sub):
                    help="device parameter and its values (SI units; strings for response/depression, "
                    "none for levels/d2d_floor); with --deploy also tolerance=F,... (of the window) and "
                    "time=S,... (s after programming, increasing); repeatable")
-    p.add_argument("--file", type=Path, help="a TOML sweep file: device, task, seeds, epochs, engine (or deploy, "
-                   "instances, repeats, drift_compensation, line_resistance, max_iterations) and a [grid] table")
+    p.add_argument("--file", type=Path, help="a TOML sweep file: device, task or data (label, split_seed, "
+                   "test_fraction, large, batch_size), seeds, epochs, engine (or deploy, instances, repeats, "
+                   "drift_compensation, line_resistance, max_iterations, samples) and a [grid] table")
     p.add_argument("--device", choices=sorted(PRESETS), default="rram", help="base preset (default rram)")
-    p.add_argument("--task", choices=TASKS, help="training: logic task (default xor)")
+    p.add_argument("--task", choices=TASKS, help="training: logic task (default xor, unless --data)")
+    p.add_argument("--data", metavar="NAME|FILE",
+                   help=f"training: a classification data set instead of a logic task: {', '.join(data.DATASETS)} "
+                   "(loaded by each worker from scikit-learn) or a .npz (X, y) or .csv file (read by each "
+                   "worker from its path: it must be visible there; recorded with its sha256, so a changed "
+                   "file is refused on --resume); judged by test accuracy")
+    p.add_argument("--label", metavar="COLUMN", help="--data FILE.csv: the column that holds the classes")
+    p.add_argument("--split-seed", type=number(int, 0, below=2**32),
+                   help="--data: seed of the stratified train/test split (default 0)")
+    p.add_argument("--test-fraction", type=number(float, 0.0, inclusive=False, below=1.0), metavar="F",
+                   help="--data: fraction held out for testing, 0 < F < 1 (default 0.2)")
+    p.add_argument("--large", action="store_true", default=None,
+                   help=f"--data: accept more than {data.MAX_VALUES:,} feature values")
+    p.add_argument("--batch-size", type=number(int, 1), metavar="B",
+                   help="training: minibatch size (default: the preset's, as train: 32 for data sets of more "
+                   "than 1,000 training samples, else the full batch)")
     p.add_argument("--seeds", type=number(int, 1), metavar="K", help="training: seeds 0..K-1 (default 10)")
     p.add_argument("--epochs", type=number(int, 1), help="training: default: the default config's")
     p.add_argument("--engine", choices=engines.names(), help="training: what settles the phases (default numpy)")
@@ -48,6 +68,9 @@ def add_parser(sub):
                    help="--deploy: wire resistance per crossbar segment (default 0)")
     p.add_argument("--max-iterations", type=number(int, 1), metavar="M",
                    help=f"--deploy: program-and-verify iterations at most (default {MAX_ITERATIONS})")
+    p.add_argument("--samples", type=number(int, 1), metavar="N",
+                   help=f"--deploy of a data-set run: judge on its first N test samples (default "
+                   f"{STABILITY_SAMPLES}, as deploy)")
     p.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2; 0 = serial)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler instead")
     p.add_argument("--out", type=Path, help="sweep folder (default: sweeps/DEVICE-TASK-TIME, "
@@ -57,11 +80,17 @@ def add_parser(sub):
     return p
 
 
-_TRAIN_ONLY = ("task", "seeds", "epochs", "engine")
+_DATA_ONLY = ("label", "split_seed", "test_fraction", "large")
+_TRAIN_ONLY = ("task", "data", *_DATA_ONLY, "batch_size", "seeds", "epochs", "engine")
+_DEPLOY_ONLY = (*DEPLOY_DEFAULTS, "samples")
+
+
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def _spec_from_args(args) -> dict:
-    given = {k: getattr(args, k, None) for k in (*_TRAIN_ONLY, "deploy", *DEPLOY_DEFAULTS)}
+    given = {k: getattr(args, k, None) for k in (*_TRAIN_ONLY, "deploy", *_DEPLOY_ONLY)}
     file = load_spec_file(args.file, deploy_mode=given["deploy"] is not None) if args.file else {}
     if file and args.grid:
         raise SweepError("--grid and --file: give the grid in one place")
@@ -71,18 +100,28 @@ def _spec_from_args(args) -> dict:
     if merged.get("deploy") is not None:
         wrong = [k for k in _TRAIN_ONLY if merged.get(k) is not None]
         if wrong:
-            raise SweepError(f"--{wrong[0]}: does not apply with --deploy (the run's networks are deployed)")
+            raise SweepError(f"{_option(wrong[0])}: does not apply with --deploy (the run's networks are deployed)")
         if grid is None:
             grid = parse_grid(args.grid, deploy_mode=True)
         opts = {k: merged.get(k, d) for k, d in DEPLOY_DEFAULTS.items()}
-        return make_deploy_spec(merged["deploy"], device, grid, **opts)
-    wrong = [k for k in DEPLOY_DEFAULTS if merged.get(k) is not None]
+        return make_deploy_spec(merged["deploy"], device, grid, **opts, samples=merged.get("samples"))
+    wrong = [k for k in _DEPLOY_ONLY if merged.get(k) is not None]
     if wrong:
-        raise SweepError(f"--{wrong[0].replace('_', '-')}: applies with --deploy RUN_DIR only")
+        raise SweepError(f"{_option(wrong[0])}: applies with --deploy RUN_DIR only")
+    source = None
+    if merged.get("data") is not None:
+        if merged.get("task") is not None:
+            raise SweepError("--task and --data exclude each other (a logic task or a data set)")
+        source = {"source": merged["data"], "label": merged.get("label"), "split_seed": merged.get("split_seed", 0),
+                  "test_fraction": merged.get("test_fraction", 0.2), "large": merged.get("large", False)}
+    else:
+        wrong = [k for k in _DATA_ONLY if merged.get(k) is not None]
+        if wrong:
+            raise SweepError(f"{_option(wrong[0])}: applies to --data only")
     if grid is None:
         grid = parse_grid(args.grid)
-    return make_spec(device, merged.get("task", "xor"), merged.get("seeds", 10), merged.get("epochs"), grid,
-                     merged.get("engine", "numpy"))
+    return make_spec(device, None if source else merged.get("task", "xor"), merged.get("seeds", 10),
+                     merged.get("epochs"), grid, merged.get("engine", "numpy"), source, merged.get("batch_size"))
 
 
 def _resume_spec(out: Path) -> dict:
@@ -92,9 +131,11 @@ def _resume_spec(out: Path) -> dict:
         raise SweepError(f"--resume {out}: no readable spec.json ({e.__class__.__name__})") from None
     if spec.get("mode", "train") == "deploy":
         return make_deploy_spec(spec["run"]["path"], spec["device"], spec["grid"],
-                                **{k: spec[k] for k in DEPLOY_DEFAULTS}, expect=spec["run"])
-    return make_spec(spec["device"], spec["task"], spec["seeds"], spec["epochs"], spec["grid"],
-                     spec.get("engine", "numpy"))
+                                **{k: spec[k] for k in DEPLOY_DEFAULTS}, samples=spec.get("samples"),
+                                expect=spec["run"])
+    on_data = spec.get("data") is not None
+    return make_spec(spec["device"], None if on_data else spec["task"], spec["seeds"], spec["epochs"], spec["grid"],
+                     spec.get("engine", "numpy"), spec.get("data"), spec.get("batch_size"))
 
 
 def _fmt(v) -> str:
@@ -143,9 +184,16 @@ def _sweep(args) -> int:
         if "tolerance" not in spec["grid"]:
             summary = summary.drop(columns="tolerance")
             tol = f"tolerance {TOLERANCE:g} of the window, "
+        judged = f" on the first {spec['samples']} test samples" if "samples" in spec else ""
         print(f"{spec['run']['path']} on {spec['device']}: {len(spec['run']['seeds'])} networks x "
-              f"{spec['instances']} chips, {spec['repeats']} inferences per chip and time, {tol}drift "
+              f"{spec['instances']} chips, {spec['repeats']} inferences per chip and time{judged}, {tol}drift "
               f"compensation {spec['drift_compensation']}, wires {spec['line_resistance']:g} ohm")
+    elif spec.get("data") is not None:
+        d = spec["data"]
+        print(f"{d['name']} ({d['features']} features, {len(d['classes'])} classes, {d['train_samples']} train / "
+              f"{d['test_samples']} test, split seed {d['split_seed']}) on {spec['device']}: accuracy on the "
+              "training and the test part (trained weights) and on the test part on the chip as training ends; "
+              "success does not apply to a data set")
     print(summary.to_string(index=False, formatters={c: _fmt for c in summary.columns}))
     print(f"{len(df)} rows ({ran} new {unit} of {len(jobs(spec))}) in {out}: {files}" if deploy_mode
           else f"{len(df)} runs ({ran} new) in {out}: {files}")

@@ -2,6 +2,7 @@
 write a run folder (deepxbar/runs.py) and print a summary."""
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import replace
@@ -22,7 +23,7 @@ from ..options import UsageError, number
 from ..tasks import TASKS, make_task
 
 # option -> TrainConfig field, for the options that override the preset when given
-OVERRIDES = (("hidden", "n_hidden"), ("architecture", "architecture"), ("epochs", "epochs"), ("gamma", "gamma"),
+OVERRIDES = (("architecture", "architecture"), ("epochs", "epochs"), ("gamma", "gamma"),
              ("beta", "beta"), ("eta", "eta"), ("l1", "l1"), ("train_noise", "train_noise"),
              ("max_inhibition", "max_inhibition"), ("weight_clip", "weight_clip"))
 
@@ -58,9 +59,16 @@ def add_parser(sub):
                    help="what settles the phases: numpy (the models/ solver, default), brian2 "
                    "(the behavioural circuit model in physical units) or spice (an ngspice transient "
                    "per sample and phase); the last two cover T1/T2 steps of dt, as the reference solver")
-    p.add_argument("--hidden", type=number(int, 1), help="hidden neurons (>= 1; default: from --config)")
+    p.add_argument("--hidden", type=layer_sizes, metavar="H[,H...]",
+                   help="hidden neurons: one size (128) or the sizes of several hidden layers in order "
+                   "(128,64), each >= 1 (default: from --config). Several sizes are the layers of a "
+                   "layered network (inputs -> 128 -> 64 -> outputs, each pair of consecutive layers "
+                   "connected both ways) and imply --architecture layered unless given; with "
+                   "--architecture complete only their total matters (it is recorded)")
     p.add_argument("--architecture", choices=ARCHITECTURES,
-                   help="complete (every pair but self-loops and into inputs; default) or layered")
+                   help="complete (every pair but self-loops and into inputs) or layered (consecutive "
+                   "layers only, both ways); default: from --config (complete for logic tasks, layered "
+                   "for large data sets), layered when --hidden gives several layers")
     p.add_argument("--epochs", type=number(int, 1), help="epochs (>= 1; default: from --config)")
     p.add_argument("--seed", type=number(int, 0), default=0, help="first seed (default 0)")
     p.add_argument("--seeds", type=number(int, 1), default=10, metavar="K",
@@ -89,6 +97,18 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def layer_sizes(text: str) -> tuple[int, ...]:
+    """An argparse type: one hidden layer size or several separated by commas, each a
+    positive integer (``128``, ``128,64``)."""
+    try:
+        sizes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or any(h < 1 for h in sizes):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive integers (e.g. 128 or 128,64)")
+    return sizes
 
 
 def run(args) -> int:
@@ -139,6 +159,10 @@ def train_config(args, pre: Preset) -> TrainConfig:
     base = pre.pruned(args.l1, args.epochs) if args.prune else pre.train
     overrides = {"solver": args.solver}
     overrides.update({name: getattr(args, opt) for opt, name in OVERRIDES if getattr(args, opt) is not None})
+    if args.hidden is not None:  # one size: one hidden layer; several: layered unless told otherwise
+        overrides.update(n_hidden=sum(args.hidden), hidden_layers=args.hidden if len(args.hidden) > 1 else None)
+        if len(args.hidden) > 1 and args.architecture is None:
+            overrides["architecture"] = "layered"
     if args.sign:
         overrides["sign"] = True
     try:
@@ -150,7 +174,7 @@ def train_config(args, pre: Preset) -> TrainConfig:
 def hardware(args) -> CrossbarConfig | None:
     """The crossbar to train on, when any hardware option is given (None: software)."""
     if not any((args.device, args.device_set, args.line_resistance, args.write_verify,
-                args.off_conductance, args.drift_time is not None)):
+                args.off_conductance, args.drift_time is not None, args.tile_size is not None)):
         return None
     try:
         return crossbar_config(args, train=True)
@@ -231,6 +255,10 @@ def _print_energy(s: dict) -> None:
               f"{si(e['inference_j'], 'J')} in the devices + about {si(e['periphery_j_per_inference'], 'J')} "
               f"periphery, settles in {si(e['inference_latency_s'], 's')}; programming "
               f"{si(e['programming_j_per_epoch'], 'J')} per epoch, training {si(e['training_j_total'], 'J')}")
+        t = e["tiles"]
+        print(f"  chip: {t['tiles']} tile(s) of at most {t['tile_size']} x {t['tile_size']} devices, "
+              f"{t['drivers']} row drivers and {t['sense_amplifiers']} sense amplifiers at their edges; "
+              f"{e['pulses_per_epoch']:.0f} pulses per epoch, programmed after every minibatch")
 
 
 def _print(s: dict) -> None:

@@ -37,7 +37,7 @@ def run(args) -> int:
     bad = [e for e in engines if e not in engine_names()]
     if bad or not engines:
         raise RunError(f"--engines {args.engines!r}: choose from {', '.join(engine_names())} (comma-separated)")
-    result = verify(load_run(args.run_dir), engines, args.line_resistance, args.time)
+    result = verify(load_run(args.run_dir), engines, args.line_resistance, args.time, tile_size=args.tile_size)
     if args.json:
         print(json.dumps(result))
         return 0 if result["agree"] else 1
@@ -46,7 +46,8 @@ def run(args) -> int:
 
 def _print(result: dict, engines: list[str], agree: float) -> int:
     """The table of largest differences and the first ``SHOWN`` problems; the exit code."""
-    print(f"{result['run_dir']}: {result['chip']}, wires {result['line_resistance']:g} ohm; "
+    print(f"{result['run_dir']}: {result['chip']}, wires {result['line_resistance']:g} ohm, tiles of "
+          f"{result['tile_size']} x {result['tile_size']}; "
           f"largest |s - s_numpy| over every network and sample (units of V_fs)")
     for phase, row in result["phases"].items():
         keys = [e for e in engines if e != "numpy"] + [f"{e}_crossbar" for e in ("spice", "pyspice") if e in engines]

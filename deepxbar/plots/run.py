@@ -72,7 +72,7 @@ def weight_matrices(net: Network, seeds: list[int], path: Path, bias_input: bool
             ax.set_xticks(range(topo.n), names, rotation=90, fontsize=7)
             ax.set_yticks(range(topo.n), names, fontsize=7)
         else:  # the layer boundaries instead of every neuron
-            for edge in (topo.n_in - 0.5, topo.n_in + topo.n_hidden - 0.5):
+            for edge in (layer[0] - 0.5 for layer in topo.layers()[1:]):
                 ax.axhline(edge, color="k", lw=0.5)
                 ax.axvline(edge, color="k", lw=0.5)
         ax.set(title=f"seed {seeds[k]}", xlabel="to neuron j", ylabel="from neuron i")
@@ -82,8 +82,9 @@ def weight_matrices(net: Network, seeds: list[int], path: Path, bias_input: bool
 
 
 def _positions(topo: Topology) -> np.ndarray:
+    """(N, 2): one column per layer (inputs, each hidden layer, outputs), centred."""
     xs, ys = [], []
-    for col, size in enumerate((topo.n_in, topo.n_hidden, topo.n_out)):
+    for col, size in enumerate(len(layer) for layer in topo.layers()):
         for r in range(size):
             xs.append(col)
             ys.append(r - (size - 1) / 2)
@@ -102,7 +103,9 @@ def network_graphs(net: Network, seeds: list[int], path: Path, bias_input: bool)
     K = min(len(seeds), MAX_PANELS)
     pos = _positions(topo)
     names = _labels(topo, bias_input)
-    fig, axes = plt.subplots(1, K, figsize=(4.5 * K, 4.5), squeeze=False, constrained_layout=True)
+    cols = len(topo.layers())
+    width = 4.5 * max(1.0, cols / 3)  # three columns (one hidden layer) per 4.5 inches
+    fig, axes = plt.subplots(1, K, figsize=(width * K, 4.5), squeeze=False, constrained_layout=True)
     for k, ax in enumerate(axes[0]):
         W = net.W[k]
         wmax = max(np.abs(W).max(), 1e-12)
@@ -117,7 +120,7 @@ def network_graphs(net: Network, seeds: list[int], path: Path, bias_input: bool)
             ax.text(p[0], p[1], name, ha="center", va="center", fontsize=7, zorder=4)
         n_edges = int((W != 0).sum())
         ax.set_title(f"seed {seeds[k]}: {n_edges}/{int(topo.mask().sum())} connections")
-        ax.set_xlim(-0.5, 2.5)
+        ax.set_xlim(-0.5, cols - 0.5)
         ax.set_ylim(pos[:, 1].min() - 0.7, pos[:, 1].max() + 0.7)
         ax.axis("off")
     fig.savefig(path, dpi=100)
@@ -211,10 +214,11 @@ def confusion_matrix(outputs: np.ndarray, Y: np.ndarray, classes, path: Path, ti
 
 
 def input_weight_images(net: Network, seed_index: int, side: int, path: Path, shown: int = 32) -> None:
-    """The input weights of the first ``shown`` hidden units of one network as
-    ``side x side`` images (digits: 8 x 8), each on its own symmetric colour scale."""
+    """The input weights of the first ``shown`` units of the first hidden layer of one
+    network as ``side x side`` images (digits: 8 x 8), each on its own symmetric colour scale."""
     topo = net.topology
-    W = net.W[seed_index][: side * side, topo.n_in:topo.n_in + topo.n_hidden]  # data inputs -> hidden
+    first = topo.layers()[1]  # the first hidden layer: the one the inputs feed in a layered network
+    W = net.W[seed_index][: side * side, first[0]:first[-1] + 1]  # data inputs -> first hidden layer
     m = min(shown, W.shape[1])
     cols = min(8, m)
     rows = -(-m // cols)
@@ -226,7 +230,8 @@ def input_weight_images(net: Network, seed_index: int, side: int, path: Path, sh
             v = max(np.abs(img).max(), 1e-12)
             ax.imshow(img, cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
             ax.set_title(f"h{u}", fontsize=7)
-    fig.suptitle("input weights of hidden units (red excites, blue inhibits)", fontsize=9)
+    which = "first-layer hidden units" if len(topo.hidden_sizes) > 1 else "hidden units"
+    fig.suptitle(f"input weights of {which} (red excites, blue inhibits)", fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -236,7 +241,8 @@ def run_plots(exp, title: str, bias_input: bool) -> dict[str, Callable[[Path], N
     its path: training curves, weights, the network graph (a weight-matrix image when
     large); the conductances of a hardware run; the decision map of a two-input logic
     task; for a data set the accuracy curves, the test confusion matrix and, when the
-    features form a square image (digits: 8 x 8), the hidden units' input weights."""
+    features form a square image (digits: 8 x 8), the input weights of the first hidden
+    layer's units."""
     net, seeds, task = exp.net, exp.seeds, exp.task
     writers = {
         "training_curves.png": lambda p: training_curves(exp.history, p, title),

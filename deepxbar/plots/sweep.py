@@ -44,7 +44,9 @@ def _combo_label(by: list[str], combo: tuple) -> str:
 
 def curves(df, spec: dict, key: str, path: Path) -> None:
     """The metrics of the results table ``df`` against grid ``key``: accuracy (trained
-    weights and on the chip) and P(stable) for training sweeps; accuracy, P(all correct)
+    weights and on the chip) and P(stable) for training sweeps (on a data set: test
+    accuracy of the trained weights and on the chip, and training accuracy, in one
+    panel; no success); accuracy, P(all correct)
     and P(stable) for deployment sweeps, one line per time (or, against time, per
     combination of the other swept keys, up to 8)."""
     deploy_mode = spec.get("mode", "train") == "deploy"
@@ -64,6 +66,12 @@ def curves(df, spec: dict, key: str, path: Path) -> None:
             by = ["time"]
         run = Path(spec["run"]["path"]).name
         what = f"{spec['device']}, run {run}, {len(spec['run']['seeds'])} seeds x {spec['instances']} chips"
+        if "samples" in spec:
+            what += f",\nfirst {spec['samples']} test samples"
+    elif spec.get("data") is not None:
+        metrics = [("test_accuracy", "accuracy"), ("stable", "P(stable)")]
+        by = []
+        what = f"{spec['device']}, {spec['task']} split seed {spec['data']['split_seed']}, {spec['seeds']} seeds"
     else:
         metrics = [("accuracy", "accuracy"), ("stable", "P(stable)")]
         by = []
@@ -73,10 +81,14 @@ def curves(df, spec: dict, key: str, path: Path) -> None:
         series = [(metric, "")]
         if metric == "accuracy" and not deploy_mode and df["onchip_accuracy"].notna().any():
             series = [("accuracy", "trained weights"), ("onchip_accuracy", "on chip")]
+        elif metric == "test_accuracy":
+            series = [("test_accuracy", "test, trained weights"), ("onchip_test_accuracy", "test, on chip"),
+                      ("train_accuracy", "train, trained weights")]
+            series = [(m, name) for m, name in series if df[m].notna().any()]
         for j, (m, name) in enumerate(series):
             for c, (combo, mean, sem) in enumerate(_curves(df, xcol, xvals, m, by)):
                 lab = ", ".join(s for s in (name, _combo_label(by, combo)) if s) or None
-                style = "o-" if j == 0 else "s--"
+                style = ("o-", "s--", "^:")[min(j, 2)]
                 color = f"C{c + j}"
                 ax.plot(x, mean, style, color=color, label=lab)
                 ax.fill_between(x, mean - sem, mean + sem, color=color, alpha=0.2)

@@ -2,7 +2,7 @@
 weights.npz, metrics.csv, summary.json, config.json and, for hardware runs,
 conductances.npz, exactly as ``deepxbar train`` writes them.
 
-    python tests/golden/record.py
+    python tests/golden/record.py [NAME ...]   (default: every run)
 """
 from __future__ import annotations
 
@@ -21,8 +21,14 @@ def commands() -> dict[str, list[str]]:
     return {k: v for k, v in json.loads((HERE / "runs.json").read_text()).items() if not k.startswith("_")}
 
 
-def main() -> None:
-    for name, argv in commands().items():
+def main(names: list[str]) -> None:
+    runs = commands()
+    unknown = sorted(set(names) - set(runs))
+    if unknown:
+        sys.exit(f"unknown run(s) {', '.join(unknown)}; runs.json has {', '.join(runs)}")
+    for name, argv in runs.items():
+        if names and name not in names:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             run = Path(tmp) / "run"
             subprocess.run([sys.executable, "-m", "deepxbar.cli", *argv, "--quiet", "--json", "--out", str(run)],
@@ -37,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -6,7 +6,9 @@ import subprocess
 import numpy as np
 import pytest
 
+from deepxbar import runs
 from deepxbar.cli import main
+from models.topology import Topology
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +94,39 @@ def assert_refused(cli, tmp_path, args, fragment):
     assert len(lines) == 1 and fragment in lines[0], stderr
     assert "Traceback" not in stderr
     assert not out.exists()
+
+
+def test_train_hidden_layers_writes_a_layered_run_whose_topology_reloads(cli, tmp_path):
+    summary, out = _train_json(cli, tmp_path, "layers", "--task", "xor", "--hidden", "4,3", "--architecture",
+                               "layered", "--epochs", "2", "--seeds", "1")
+    run = runs.load_run(out)
+    assert run.net.topology == Topology(3, 7, 1, "layered", (4, 3))
+    assert run.cfg.hidden_layers == (4, 3) and run.cfg.n_hidden == 7 and run.cfg.architecture == "layered"
+    assert json.loads((out / "config.json").read_text())["train"]["hidden_layers"] == [4, 3]
+    assert (run.net.W[:, ~run.net.topology.mask()] == 0).all()
+    assert (out / "network.png").read_bytes()[:4] == b"\x89PNG" and summary["seeds"] == [0]
+
+
+def test_train_several_hidden_sizes_imply_layered_and_complete_keeps_only_the_total(tmp_path, capsys):
+    for name, extra, architecture in (("implied", [], "layered"), ("complete", ["--architecture", "complete"],
+                                                                        "complete")):
+        out = tmp_path / name
+        assert main(["train", "--task", "and", "--hidden", "2,2", *extra, "--epochs", "1", "--seeds", "1",
+                     "--out", str(out), "--json", "--quiet"]) == 0
+        run = runs.load_run(out)
+        assert run.net.topology == Topology(3, 4, 1, architecture, (2, 2)), name
+    assert (runs.load_run(tmp_path / "complete").net.topology.mask() == Topology(3, 4, 1).mask()).all()
+    out = tmp_path / "one"
+    assert main(["train", "--task", "and", "--hidden", "3", "--epochs", "1", "--seeds", "1", "--out", str(out),
+                 "--json", "--quiet"]) == 0
+    assert "hidden_layers" not in json.loads((out / "config.json").read_text())["train"]  # one layer, as before
+    assert runs.load_run(out).net.topology == Topology(3, 3, 1)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("hidden", ["4,0", "4,x", "4,,3", ""])
+def test_train_bad_hidden_layers_are_one_line_exit_2(cli, tmp_path, hidden):
+    assert_refused(cli, tmp_path, ["--hidden", hidden, "--epochs", "1"], "--hidden")
 
 
 def test_choice_errors_name_the_allowed_values(cli):

@@ -71,6 +71,12 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path, capsys):
     (["--grid", "time=0,86400"], "--deploy"),
     (["--grid", "write_noise=0", "--instances", "3"], "--deploy"),
     ([], "--grid"),
+    (["--grid", "write_noise=0", "--data", "iris", "--task", "and"], "exclude each other"),
+    (["--grid", "write_noise=0", "--label", "y"], "--data only"),
+    (["--grid", "write_noise=0", "--split-seed", "3"], "--data only"),
+    (["--grid", "write_noise=0", "--data", "iris", "--samples", "3"], "--deploy"),
+    (["--grid", "write_noise=0", "--data", "no-such-file.csv", "--label", "y"], "no-such-file.csv"),
+    (["--grid", "write_noise=0", "--data", "iris", "--test-fraction", "0.001"], "cannot split"),
 ])
 def test_bad_grids_refused_before_anything_runs(tmp_path, args, fragment):
     out = tmp_path / "never"
@@ -208,3 +214,79 @@ def test_the_local_cluster_is_closed_when_the_sweep_fails(tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="went away"):
         execute(spec, tmp_path / "sweep", workers=2, scheduler=None, progress=False)
     assert closed == [True]
+
+
+# ---- data sets -----------------------------------------------------------------------------------
+
+IRIS = ["sweep", "--data", "iris", "--device", "ecram", "--grid", "write_noise=0,0.01", "--seeds", "1"]
+
+
+def test_data_sweep_on_dask_records_test_accuracies_as_train_does_and_resumes_nothing(tmp_path, capsys):
+    out = tmp_path / "iris"
+    assert main([*IRIS, "--epochs", "30", "--workers", "1", "--out", str(out), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["ran"] == 2 and s["runs"] == 2 and s["jobs"] == 2
+    df = pd.read_csv(out / "results.csv")
+    assert list(df.columns[:12]) == ["param_write_noise", "seed", "task", "device", "engine", "train_accuracy",
+                                     "test_accuracy", "best_test_accuracy", "onchip_test_accuracy", "stable",
+                                     "sparsity", "wall_seconds"]
+    assert not {"accuracy", "success", "onchip_success", "epochs_to_zero"} & set(df.columns)  # no success
+    for c in ("train_accuracy", "test_accuracy", "best_test_accuracy", "onchip_test_accuracy"):
+        assert df[c].notna().all() and df[c].between(0, 1).all()
+    assert set(df["task"]) == {"iris"} and (out / "sweep_write_noise.png").exists()
+    spec = json.loads((out / "spec.json").read_text())
+    assert spec["data"]["source"] == "iris" and spec["data"]["split_seed"] == 0
+    assert (spec["data"]["train_samples"], spec["data"]["test_samples"]) == (120, 30)
+    for row in s["summary"]:
+        sub = df[df["param_write_noise"] == row["param_write_noise"]]
+        assert row["test_accuracy"] == pytest.approx(sub["test_accuracy"].mean())
+        assert row["onchip_test_accuracy"] == pytest.approx(sub["onchip_test_accuracy"].mean())
+    # the run train makes with the same data, device and epochs: the same preset, the same numbers
+    assert main(["train", "--data", "iris", "--device", "ecram", "--device-set", "write_noise=0", "--epochs", "30",
+                 "--seeds", "1", "--quiet", "--json", "--out", str(tmp_path / "run")]) == 0
+    ref = json.loads(capsys.readouterr().out)["per_seed"][0]
+    row = df[df["param_write_noise"] == 0].iloc[0]
+    assert 0 < ref["test_accuracy"] < 1  # a real comparison: not a constant classifier
+    for c in ("train_accuracy", "test_accuracy", "best_test_accuracy", "onchip_test_accuracy"):
+        assert row[c] == pytest.approx(ref[c], abs=1e-12), c
+    records = {p.name: p.read_text() for p in (out / "runs").glob("*.json")}
+    assert main(["sweep", "--resume", str(out), "--workers", "1", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["ran"] == 0 and again["runs"] == 2
+    assert {p.name: p.read_text() for p in (out / "runs").glob("*.json")} == records
+    assert main(["sweep", "--resume", str(out), "--workers", "0"]) == 0  # the printed table
+    printed = capsys.readouterr().out
+    assert "test_accuracy" in printed and "success" in printed.splitlines()[0]  # "success does not apply"
+    assert "onchip_success" not in printed
+
+
+def test_data_sweep_from_a_file_refuses_a_changed_file(tmp_path, capsys):
+    import hashlib
+
+    from sklearn.datasets import load_iris
+
+    from deepxbar.sweep import SweepError, run_one
+
+    csv = tmp_path / "flowers.csv"
+    load_iris(as_frame=True).frame.to_csv(csv, index=False)
+    f = tmp_path / "sweep.toml"
+    f.write_text(f'device = "ecram"\ndata = "{csv}"\nlabel = "target"\nsplit_seed = 3\nseeds = 1\nepochs = 2\n'
+                 '[grid]\nc2c_noise = [0.0, 0.3]\n')
+    out = tmp_path / "s"
+    assert main(["sweep", "--file", str(f), "--workers", "0", "--out", str(out), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["runs"] == 2 and all(0 <= r["test_accuracy"] <= 1 for r in s["summary"])
+    spec = json.loads((out / "spec.json").read_text())
+    d = spec["data"]
+    assert d["source"] == str(csv.resolve()) and d["sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
+    assert (d["label"], d["split_seed"], d["name"]) == ("target", 3, "flowers")
+    assert set(pd.read_csv(out / "results.csv")["task"]) == {"flowers"}
+    keys = {p.name for p in (out / "runs").glob("*.json")}
+    with csv.open("a") as fh:  # one more sample: a different data set under the same path
+        fh.write("5.0,3.0,1.0,0.2,0\n")
+    assert main(["sweep", "--resume", str(out), "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "changed" in err[0] and str(csv.resolve()) in err[0], err
+    assert {p.name for p in (out / "runs").glob("*.json")} == keys  # nothing stale ran
+    with pytest.raises(SweepError, match="changed"):  # a worker given the old spec refuses, too
+        run_one(spec, {"c2c_noise": 0.0}, 0)

@@ -147,6 +147,9 @@ def test_sweep_file(run_dir, tmp_path, capsys):
     (["--grid", "time=0", "--epochs", "3"], "--epochs"),
     (["--grid", "time=0", "--drift-compensation", "local"], "--drift-compensation"),
     (["--grid", "time=0", "--line-resistance", "-1"], "--line-resistance"),
+    (["--grid", "time=0", "--samples", "3"], "data set"),
+    (["--grid", "time=0", "--data", "iris"], "--data"),
+    (["--grid", "time=0", "--split-seed", "2"], "--split-seed"),
     ([], "--grid"),
 ])
 def test_bad_input_refused_before_anything_runs(run_dir, tmp_path, capsys, args, fragment):
@@ -167,6 +170,53 @@ def test_run_folder_without_weights_refused(run_dir, tmp_path, capsys, remove, f
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0] and lines[0].startswith("deepxbar sweep: error:"), lines
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained") / "iris"
+    assert main(["train", "--data", "iris", "--epochs", "2", "--seeds", "1", "--device", "ecram", "--quiet",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_a_data_set_run_is_judged_on_its_first_test_samples_as_deploy_does(iris_run, tmp_path, capsys):
+    import hashlib
+
+    from deepxbar.sweep import make_deploy_spec
+
+    small = ["--instances", "2", "--repeats", "1", "--samples", "5"]
+    out = tmp_path / "s"
+    assert main(["sweep", "--deploy", str(iris_run), "--device", "ecram", "--grid", "time=0,3600", *small,
+                 "--workers", "1", "--out", str(out), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["ran"] == 1 and s["runs"] == 2
+    spec = json.loads((out / "spec.json").read_text())
+    assert spec["samples"] == 5
+    assert spec["run"]["data_sha256"] == hashlib.sha256((iris_run / "data.npz").read_bytes()).hexdigest()
+    df = pd.read_csv(out / "results.csv").sort_values("time")
+    assert df["accuracy"].between(0, 1).all() and df["p_stable"].between(0, 1).all()
+    assert main(["deploy", str(iris_run), "--device", "ecram", "--times", "0,3600", *small, "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["patterns"] == "the first 5 test samples of the data set"
+    ref = rep["per_seed"][0]
+    np.testing.assert_allclose(df["accuracy"], ref["accuracy_mean"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(df["p_all_correct"], ref["p_all_correct"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(df["p_stable"], ref["p_stable"], rtol=0, atol=1e-12)
+    assert make_deploy_spec(iris_run, "ecram", {"time": [0.0]})["samples"] == 30  # default 32: iris tests 30
+    assert main(["sweep", "--resume", str(out), "--workers", "0"]) == 0
+    assert "on the first 5 test samples" in capsys.readouterr().out
+    moved = tmp_path / "run"  # a changed data.npz is refused on --resume
+    shutil.copytree(iris_run, moved)
+    spec["run"]["path"] = str(moved)
+    (out / "spec.json").write_text(json.dumps(spec))
+    with np.load(moved / "data.npz") as z:
+        arrays = dict(z)
+    arrays["X_test"] = arrays["X_test"][::-1].copy()
+    np.savez(moved / "data.npz", **arrays)
+    assert main(["sweep", "--resume", str(out), "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "changed" in err[0], err
 
 
 def test_device_set_parses_by_the_field_type():

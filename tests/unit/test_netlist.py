@@ -180,6 +180,32 @@ def test_crossbar_with_wires_agrees_with_effective_matrices():
 
 @pytest.mark.spice
 @needs_spice
+def test_tiled_crossbar_deck_agrees_with_the_tiled_effective_matrices():
+    """Tiles of 4 x 4 devices (2 neurons' rows by 4 columns, 8 tiles), each with its own
+    drivers, wires and virtual grounds: ngspice settles where the tiled AffineField does,
+    and the tiles differ visibly from one array with the same wires."""
+    W, s0 = _net(seed=0)
+    free, connected = TOPO.free_mask(), TOPO.mask()
+    Gp, Gm = to_conductances(W, IDEAL, G0)
+    r, T = 10.0, 4
+    deck = crossbar_deck(Gp, Gm, free, s0[0], GAMMA, r, g0=G0, tile_size=T, connected=connected)
+    assert "in 8 tiles of at most 4 x 4 devices" in deck
+    # 4 tile rows (neurons 0-1, 2-3, 4-5, 6-7), each with the columns 3..6 and 7: 5 virtual grounds
+    assert sum(ln.startswith("VGt") for ln in deck.splitlines()) == 4 * 5
+    fields = {}
+    for t in (T, None):
+        Mcol, Mrow = effective_matrices(Gp, Gm, free, r, r, t, connected)
+        fields[t] = AffineField(((Mcol - Mrow) / G0)[None], np.full((1, 4, TOPO.n), GAMMA),
+                                np.zeros((1, 4, TOPO.n)), free)
+    ref, untiled = _fast(fields[T], s0), _fast(fields[None], s0)
+    for b in (0, 3):
+        got = settle_crossbar_spice(Gp, Gm, free, s0[b], GAMMA, r, g0=G0, tile_size=T, connected=connected)
+        assert np.abs(got.s - ref[b]).max() < 1e-6  # as one array: ngspice's reltol
+    assert np.abs(ref - untiled).max() > 1e-4  # shorter wires, another equilibrium
+
+
+@pytest.mark.spice
+@needs_spice
 def test_singular_unclamped_free_phase_is_refused():
     """DEEP (gamma = 0) free phase without the clip has no equilibrium: ngspice's .op
     returns ~1e15 V without an error, the transient grows without bound."""

@@ -53,3 +53,22 @@ def test_device_response_writes_a_png(tmp_path):
     for name in ("pcm", "ideal"):
         path = device_response(PRESETS[name], tmp_path / f"{name}.png", np.random.default_rng(0))
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_several_hidden_layers_get_a_column_each_and_the_first_one_its_input_weights(tmp_path, monkeypatch):
+    t = Topology(3, 5, 2, "layered", (3, 2))
+    assert plots._positions(t)[:, 0].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 3, 3]
+    assert plots._positions(Topology(3, 5, 2))[:, 0].tolist() == [0, 0, 0, 1, 1, 1, 1, 1, 2, 2]
+    drawn = _count_arrows(monkeypatch)
+    cfg = TrainConfig(n_hidden=5, hidden_layers=(3, 2), architecture="layered")
+    net = new_networks(t, cfg, [np.random.default_rng(0)])
+    plots.network_graphs(net, [0], tmp_path / "g.png", True)
+    assert len(drawn) == int(t.mask().sum())
+    shown = []
+    monkeypatch.setattr(plots.plt.Axes, "imshow", lambda ax, img, **k: shown.append(img))
+    wide = new_networks(Topology(65, 12, 10, "layered", (8, 4)),
+                        TrainConfig(n_hidden=12, hidden_layers=(8, 4), architecture="layered"),
+                        [np.random.default_rng(0)])
+    plots.input_weight_images(wide, 0, 8, tmp_path / "w.png")
+    assert len(shown) == 8  # the units of the first hidden layer only
+    assert np.array_equal(shown[0], wide.W[0][:64, 65].reshape(8, 8))

@@ -18,11 +18,11 @@ SEEDS = [3, 4]
 CFG = TrainConfig(n_hidden=2, epochs=1)
 
 
-def write_run(out, hw=None):
+def write_run(out, hw=None, cfg=CFG):
     """A run folder as `deepxbar train` writes it (config.json and weights.npz), untrained."""
     task = make_task("xor")
-    net = new_networks(Topology(task.n_in, CFG.n_hidden, task.n_out), CFG, [np.random.default_rng(s) for s in SEEDS])
-    config = runs.run_config("xor", False, True, "deep", "default", SEEDS, CFG, hw, "numpy")
+    net = new_networks(cfg.topology(task.n_in, task.n_out), cfg, [np.random.default_rng(s) for s in SEEDS])
+    config = runs.run_config("xor", False, True, "deep", "default", SEEDS, cfg, hw, "numpy")
     runs.write_atomically(out, {"config.json": runs.save_json(config), "weights.npz": runs.save_weights(net, SEEDS)})
     return out
 
@@ -65,14 +65,46 @@ def test_runs_written_before_the_keys_added_in_format_1_load_with_the_defaults(t
 
     def old(config):
         for block, keys in runs.ADDED_IN_FORMAT_1.items():
-            for key in keys:
-                del (config[block] if block else config)[key]
+            for key in keys:  # hidden_layers is not written for one hidden layer
+                (config[block] if block else config).pop(key, None)
     edit_config(out, old)
     run = runs.load_run(out)
     default = CrossbarConfig()
     assert (run.hw.reads, run.hw.deadband, run.hw.off_conductance) == (default.reads, default.deadband, 0.0)
-    assert run.hw == HARDWARE[1] and run.cfg == CFG  # the defaults are what the record had
+    # the defaults are what the record had; before tiles, a crossbar was one array
+    assert run.hw == replace(HARDWARE[1], tile_size=None) and run.cfg == CFG
     assert "data" not in run.config and runs.task_of(run).name == "xor"  # a logic task, as then
+
+
+def test_several_hidden_layers_round_trip_and_one_layer_writes_no_hidden_layers(tmp_path):
+    cfg = replace(CFG, n_hidden=5, hidden_layers=(3, 2), architecture="layered")
+    out = write_run(tmp_path / "layers", cfg=cfg)
+    assert json.loads((out / "config.json").read_text())["train"]["hidden_layers"] == [3, 2]
+    with np.load(out / "weights.npz") as z:
+        assert z["topology"].tolist() == [3, 3, 2, 1]  # n_in, each hidden layer, n_out
+    run = runs.load_run(out)
+    assert run.cfg == cfg and run.cfg.hidden_layers == (3, 2)
+    assert run.net.topology == Topology(3, 5, 1, "layered", (3, 2))
+    one = write_run(tmp_path / "one")  # as before hidden_layers existed: the golden runs' files
+    assert "hidden_layers" not in json.loads((one / "config.json").read_text())["train"]
+    with np.load(one / "weights.npz") as z:
+        assert z["topology"].tolist() == [3, 2, 1]
+    assert runs.load_run(one).net.topology == Topology(3, 2, 1)
+
+
+def test_a_malformed_hidden_layers_record_is_one_line(tmp_path):
+    cfg = replace(CFG, n_hidden=5, hidden_layers=(3, 2))
+    out = write_run(tmp_path / "config", cfg=cfg)
+    edit_config(out, lambda c: c["train"].update(hidden_layers=[3, 3]))
+    with pytest.raises(runs.RunError, match="config.json is malformed .*hidden_layers"):
+        runs.load_run(out)
+    out = write_run(tmp_path / "weights", cfg=cfg)
+    with np.load(out / "weights.npz") as z:
+        z = dict(z)
+    for bad in ([3, 5], [3, 3, 0, 1]):
+        np.savez(out / "weights.npz", **(z | {"topology": np.array(bad)}))
+        with pytest.raises(runs.RunError, match="weights.npz"):
+            runs.load_run(out)
 
 
 @pytest.mark.parametrize("change, message", [

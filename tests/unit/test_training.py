@@ -106,3 +106,23 @@ def test_learning_rate_schedule_reaches_eta_final_geometrically(xor_x):
     assert np.array_equal(const.W, same.W)
     _, hd = train(t, TrainConfig(epochs=20, gamma=1.0, eta_final=1.0), xor_x, Y_XOR, [0])
     assert hd["dw_norm"][-1, 0] < 0.1 * h["dw_norm"][-1, 0]
+
+
+def test_hidden_layers_are_a_tuple_summing_to_n_hidden_and_give_the_topology():
+    cfg = TrainConfig(n_hidden=7, hidden_layers=[4, 3], architecture="layered")  # config.json gives a list
+    assert cfg.hidden_layers == (4, 3)
+    assert cfg.topology(3, 1) == Topology(3, 7, 1, "layered", (4, 3))
+    assert TrainConfig(n_hidden=7, hidden_layers=(7,)) == TrainConfig(n_hidden=7)  # one layer: the default
+    assert TrainConfig(n_hidden=7).topology(3, 1) == Topology(3, 7, 1)
+    for bad in ([4, 4], [], [7, 0], "43", [4.0, 3.0], 7):
+        with pytest.raises(ValueError, match="hidden_layers"):
+            TrainConfig(n_hidden=7, hidden_layers=bad)
+
+
+def test_several_hidden_layers_train_on_their_layered_mask_only(xor_x):
+    cfg = TrainConfig(n_hidden=5, hidden_layers=(3, 2), architecture="layered", gamma=1.0, epochs=5)
+    t = cfg.topology(3, 1)
+    net, _ = train(t, cfg, xor_x, Y_XOR, [0, 1])
+    assert (net.W[:, ~t.mask()] == 0).all() and (net.W[:, t.mask()] != 0).all()
+    # neurons: inputs 0-2, first hidden layer 3-5, second 6-7, output 8
+    assert not net.alive[:, :3, 6:].any() and not net.alive[:, 3:6, 8].any()

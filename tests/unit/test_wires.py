@@ -62,8 +62,9 @@ def test_rows_are_interleaved_plus_minus():
     Gp, Gm, rec, rng = _xbar(5)
     V = rng.uniform(-1, 1, 5)
     out = nodal_solve_full(Gp, Gm, rec, 0.0, 2.0, V)   # ideal rows: nodes at the driver
-    np.testing.assert_array_equal(out["row_nodes"][0::2], np.repeat(V[:, None], rec.sum(), 1))
-    np.testing.assert_array_equal(out["row_nodes"][1::2], np.repeat(-V[:, None], rec.sum(), 1))
+    (row_nodes, _), = out["nodes"]
+    np.testing.assert_array_equal(row_nodes[0::2], np.repeat(V[:, None], rec.sum(), 1))
+    np.testing.assert_array_equal(row_nodes[1::2], np.repeat(-V[:, None], rec.sum(), 1))
 
 
 def test_vanishing_wires_approach_the_closed_forms_linearly():
@@ -144,3 +145,94 @@ def test_invalid_arguments_refused(key, bad):
         effective_matrices(**args)
     with pytest.raises(ValueError, match=key):
         nodal_solve_full(**args, V=np.zeros(4))
+
+
+# ------------------------------------------------------------------------------ tiles
+from hw.wires import check_tile_size, tiles  # noqa: E402
+
+
+def test_tiles_cut_rows_in_pairs_and_columns_and_skip_empty_blocks():
+    cols = np.arange(3, 12)                      # 9 receiving neurons of 12
+    t = tiles(12, cols, 8)                       # 4 neurons (8 rows) by 8 columns
+    assert [(r.tolist(), c.tolist()) for r, c in t] == [
+        ([0, 1, 2, 3], list(range(3, 11))), ([0, 1, 2, 3], [11]),
+        ([4, 5, 6, 7], list(range(3, 11))), ([4, 5, 6, 7], [11]),
+        ([8, 9, 10, 11], list(range(3, 11))), ([8, 9, 10, 11], [11])]
+    connected = np.zeros((12, 12), bool)
+    connected[0, 11] = connected[9, 4] = True
+    assert [(r[0], c[0]) for r, c in tiles(12, cols, 8, connected)] == [(0, 11), (8, 3)]
+    assert len(tiles(12, cols, None)) == 1 and tiles(12, cols[:0], 8) == []
+
+
+@pytest.mark.parametrize("bad", [0, 1, 3, -2, 2.0, True, "8"])
+def test_tile_size_must_be_an_even_integer(bad):
+    with pytest.raises(ValueError, match="tile_size"):
+        check_tile_size(bad)
+    Gp, Gm, rec, _ = _xbar(4)
+    with pytest.raises(ValueError, match="tile_size"):
+        effective_matrices(Gp, Gm, rec, 1.0, 1.0, tile_size=bad)
+
+
+def test_one_tile_that_holds_everything_is_the_untiled_array_bit_for_bit():
+    Gp, Gm, rec, _ = _xbar(9, seed=5)
+    for r in ((0.0, 0.0), (1.0, 2.0)):
+        untiled = effective_matrices(Gp, Gm, rec, *r)
+        for a, b in zip(untiled, effective_matrices(Gp, Gm, rec, *r, tile_size=18)):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("T", [2, 4, 6])
+@pytest.mark.parametrize("r_row, r_col", [(1.0, 1.0), (2.0, 0.5), (0.0, 1.0), (1.0, 0.0)])
+def test_tiled_matrices_match_the_tiled_nodal_solve(T, r_row, r_col):
+    Gp, Gm, rec, rng = _xbar(7, seed=T)
+    connected = rng.random((7, 7)) < 0.5
+    Mcol, Mrow = effective_matrices(Gp, Gm, rec, r_row, r_col, tile_size=T, connected=connected)
+    for _ in range(2):
+        V = rng.uniform(-1, 1, 7)
+        out = nodal_solve_full(Gp, Gm, rec, r_row, r_col, V, tile_size=T, connected=connected)
+        assert len(out["nodes"]) == len(tiles(7, np.flatnonzero(rec), T, connected))
+        scale = max(np.abs(out["I_col"]).max(), np.abs(out["I_row"]).max())
+        # as for the untiled array: two independent solves, 1e-10 of the largest current
+        np.testing.assert_allclose(V @ Mcol, out["I_col"], rtol=0, atol=1e-10 * scale)
+        np.testing.assert_allclose(V @ Mrow, out["I_row"], rtol=0, atol=1e-10 * scale)
+
+
+def test_a_device_in_a_tile_sees_only_its_tiles_wires():
+    """One device at (i, j): the series circuit driver -> row segments of its tile ->
+    device -> column segments of its tile -> the tile's virtual ground."""
+    N, T, i, j = 10, 4, 5, 8                     # neuron 5: tile row 2 (neurons 4, 5), row 3 in it
+    Gp, Gm = np.zeros((N, N)), np.zeros((N, N))
+    G, r_row, r_col = 1e-4, 2.0, 3.0
+    Gp[i, j] = G
+    rec = np.arange(N) >= 2                      # columns 2..9: j = 8 is the 7th, local column 2
+    R_tot = r_row * (2 + 1) + 1 / G + r_col * (T - 2)
+    V = np.linspace(-0.5, 0.9, N)
+    Mcol, Mrow = effective_matrices(Gp, Gm, rec, r_row, r_col, tile_size=T)
+    np.testing.assert_allclose((V @ Mcol)[j], V[i] / R_tot, rtol=1e-12)
+    np.testing.assert_allclose((V @ Mrow)[i], V[i] / R_tot, rtol=1e-12)
+    assert np.count_nonzero(V @ Mcol) == 1
+
+
+def test_without_wires_tiles_change_nothing_and_smaller_tiles_drop_less():
+    N = 24
+    Gp, Gm, rec, _ = _xbar(N, n_in=4, seed=11, p_open=0.0)
+    ideal = _closed_forms(Gp, Gm, rec)
+    for a, b in zip(ideal, effective_matrices(Gp, Gm, rec, 0.0, 0.0, tile_size=8)):
+        np.testing.assert_array_equal(a, b)
+    err = {T: np.abs(effective_matrices(Gp, Gm, rec, 5.0, 5.0, tile_size=T)[0] - ideal[0]).max()
+           for T in (None, 16, 8)}
+    # IR drop grows with the wire length (~ T^2 cells' currents through T segments)
+    assert err[8] < 0.5 * err[16] < 0.5 * err[None]
+
+
+def test_tiles_not_built_carry_nothing_even_with_leaking_cells():
+    N = 8
+    Gp, Gm, rec, _ = _xbar(N, seed=2, p_open=0.0)
+    connected = np.zeros((N, N), bool)
+    connected[:4, 2:] = True                     # only neurons 0..3 send: tile rows 0, 1 of T=4
+    off = 1e-7
+    Gp[4:], Gm[4:] = off, off                    # leaking switches in unconnected cells
+    Mcol, Mrow = effective_matrices(Gp, Gm, rec, 1.0, 1.0, tile_size=4, connected=connected)
+    assert not Mcol[4:].any() and not Mrow[4:].any()
+    full, _ = effective_matrices(Gp, Gm, rec, 1.0, 1.0, tile_size=4)
+    assert np.abs(full[4:]).max() > 0             # if they were built, they would load the wires
