@@ -11,7 +11,7 @@ from hw.crossbar import CrossbarConfig
 from hw.wires import TILE_SIZE
 from hw.devices import PRESETS, DeviceConfig, get_preset
 
-from .options import add_tile_option
+from .options import MAX_WRITE_VERIFY, add_line_resistance_option, add_tile_option, count
 
 DEVICE_FIELDS = {f.name: f for f in fields(DeviceConfig) if f.name != "name"}
 _DEVICE_TYPES = typing.get_type_hints(DeviceConfig)  # the annotations are strings (PEP 563)
@@ -25,10 +25,9 @@ def add_device_options(p, train: bool) -> None:
     p.add_argument("--drift-time", type=float, metavar="SECONDS",
                    help="reads happen this long after programming (conductance drift; default: none)")
     if train:
-        p.add_argument("--line-resistance", type=float, default=0.0, metavar="OHMS",
-                       help="wire resistance per crossbar segment (default 0)")
-        p.add_argument("--write-verify", type=int, default=0, metavar="K",
-                       help="read-back-and-correct rounds after each update (default 0)")
+        add_line_resistance_option(p, 0.0, "(default 0)")
+        p.add_argument("--write-verify", type=count(MAX_WRITE_VERIFY, low=0), default=0, metavar="K",
+                       help=f"read-back-and-correct rounds after each update, 0 to {MAX_WRITE_VERIFY} (default 0)")
         p.add_argument("--off-conductance", type=float, default=0.0, metavar="SIEMENS",
                        help="leakage of a switched-off cell's select switch, per device (default 0 S)")
         add_tile_option(p)

@@ -10,6 +10,7 @@ deepxbar writes goes through ``write_file_atomically`` (one file) or
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from models.topology import Topology
 from models.training import Network, TrainConfig
 
 from . import __version__
+from .options import RuntimeFailure
 
 FORMAT_VERSION = 1
 CONFIG_KEYS = ("format_version", "deepxbar_version", "task", "one_hot", "bias_input", "model", "config",
@@ -46,28 +48,79 @@ class RunError(ValueError):
     """A run folder that cannot be written or read; the message is one line for the user."""
 
 
-def check_writable(out: Path) -> None:
+# OSErrors while writing that are not the path's fault: the machine's (exit code 1, not 2)
+_RUNTIME_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
+
+
+def write_error(what: str, e: OSError) -> Exception:
+    """One line for an OSError writing ``what`` ("--out runs/x", "-o net.cir"): a path
+    that cannot be written (missing or read-only folder, a file where a folder is needed,
+    no permission) is bad input (RunError, exit code 2); a full disk or an I/O error is a
+    failure at run time (RuntimeFailure, exit code 1)."""
+    reason = e.strerror or type(e).__name__
+    if e.errno in _RUNTIME_ERRNOS:
+        return RuntimeFailure(f"{what}: cannot write ({reason}); nothing was written")
+    return RunError(f"{what}: cannot write ({reason})")
+
+
+def plain_path(out, option: str) -> None:
+    """Refuse a path no file system takes: a NUL byte, or a name longer than 255 bytes."""
+    text = os.fspath(out)
+    if "\0" in text:
+        raise RunError(f"{option}: a path cannot contain a NUL byte")
+    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in Path(text).parts):
+        raise RunError(f"{option} {text[:60]}...: a file name longer than 255 bytes")
+
+
+def check_writable(out: Path, option: str = "--out") -> None:
     """Refuse an --out that exists with content, or whose parent cannot take a folder."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunError(f"--out {out}: already exists and is not an empty folder (nothing is overwritten)")
-    probe = out.resolve().parent
-    while not probe.exists():
-        probe = probe.parent
-    try:  # the only reliable test (root, read-only mounts, /proc): make a folder there
+    plain_path(out, option)
+    try:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise RunError(f"{option} {out}: already exists and is not an empty folder (nothing is overwritten)")
+        probe = _existing_parent(out)
+        # the only reliable test (root, read-only mounts, /proc): make a folder there
         os.rmdir(tempfile.mkdtemp(prefix=".deepxbar-probe.", dir=probe))
     except OSError as e:
-        raise RunError(f"--out {out}: cannot write in {probe} ({e.strerror})") from None
+        raise RunError(f"{option} {out}: cannot write in {_existing_parent(out)} ({e.strerror})") from None
 
 
-def write_atomically(out: Path, writers: dict[str, Callable[[Path], None]]) -> None:
+def check_file_writable(out: Path, option: str) -> None:
+    """Refuse, before any work, a file path ``out`` (given as ``option``) that cannot be
+    written: a folder, or a place where no file can be made. RunError (exit code 2)."""
+    plain_path(out, option)
+    out = Path(out)
+    if out.is_dir():
+        raise RunError(f"{option} {out}: is a folder, not a file")
+    probe = _existing_parent(out)
+    if not probe.is_dir():
+        raise RunError(f"{option} {out}: cannot write ({probe} is not a folder)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".deepxbar-probe.", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise write_error(f"{option} {out}", e) from None
+
+
+def _existing_parent(out: Path) -> Path:
+    """The nearest folder above ``out`` that exists (what a write would have to create in)."""
+    probe = Path(os.path.abspath(out)).parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def write_atomically(out: Path, writers: dict[str, Callable[[Path], None]], option: str = "--out") -> None:
     """A run folder, whole or not at all: every file written into a hidden sibling folder
-    (each flushed to disk), which is then renamed to ``out``."""
+    (each flushed to disk), which is then renamed to ``out``. An OSError is one line
+    (``write_error``) and leaves nothing behind."""
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     except OSError as e:
-        raise RunError(f"--out {out}: cannot write ({e.strerror})") from None
+        raise write_error(f"{option} {out}", e) from None
     try:
         for name, write in writers.items():
             write(tmp / name)
@@ -75,6 +128,9 @@ def write_atomically(out: Path, writers: dict[str, Callable[[Path], None]]) -> N
         if out.exists():
             out.rmdir()  # only an empty folder gets here (check_writable)
         os.replace(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(f"{option} {out}", e) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -190,8 +246,10 @@ def _read_config(path: Path) -> tuple[dict, TrainConfig, CrossbarConfig | None]:
         config = json.loads((path / "config.json").read_text())
     except FileNotFoundError:
         raise RunError(f"RUN_DIR {path}: no config.json (not a deepxbar run folder)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunError(f"RUN_DIR {path}: config.json is malformed ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise RunError(f"RUN_DIR {path}: config.json is malformed ({type(e).__name__})") from None
+    except OSError as e:  # a folder, a symlink loop, unreadable
+        raise RunError(f"RUN_DIR {path}: cannot read config.json ({e.strerror or e})") from None
     _check_keys(path, config, "", CONFIG_KEYS, ADDED_IN_FORMAT_1[""])
     if config.get("data") is not None:
         _check_keys(path, config["data"], "data", DATA_KEYS)
@@ -237,7 +295,11 @@ def load_run(path: Path) -> LoadedRun:
     """Read a run folder back, with one clear error for anything missing, unknown or
     malformed."""
     path = Path(path)
-    if not path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte
+        raise RunError(f"RUN_DIR {str(path)[:80]}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
+    if not is_dir:
         raise RunError(f"RUN_DIR {path}: not a folder")
     config, cfg, hw = _read_config(path)
 
@@ -247,7 +309,11 @@ def load_run(path: Path) -> LoadedRun:
             raise RunError(f"RUN_DIR {path}: weights.npz topology {sizes} is malformed")
         n_in, *hidden, n_out = sizes
         topo = Topology(n_in, sum(hidden), n_out, str(z["architecture"]), tuple(hidden) if len(hidden) > 1 else ())
-        return topo, z["W"], z["b"], z["alive"].astype(bool), [int(s) for s in z["seeds"]]
+        W, b = np.asarray(z["W"], dtype=float), np.asarray(z["b"], dtype=float)
+        seeds = [int(s) for s in z["seeds"]]
+        if not all(0 <= s < 2**32 for s in seeds):
+            raise RunError(f"RUN_DIR {path}: weights.npz seeds must be integers in [0, 2**32)")
+        return topo, W, b, z["alive"].astype(bool), seeds
 
     topo, W, b, alive, seeds = read_npz(path, "weights.npz", read)
     K, N = len(seeds), topo.n
@@ -292,8 +358,11 @@ def _read_data(run: LoadedRun):
             or not all(np.isfinite(a).all() for a in (X, Y, X_test, Y_test))):
         raise RunError(f"RUN_DIR {run.path}: data.npz arrays are inconsistent or not finite")
     d = c["data"]
-    return Dataset(str(c["task"]), X, Y, X_test, Y_test, classes, n_data, int(d["split_seed"]),
-                   float(d["test_fraction"]))
+    try:
+        return Dataset(str(c["task"]), X, Y, X_test, Y_test, classes, n_data, int(d["split_seed"]),
+                       float(d["test_fraction"]))
+    except (TypeError, ValueError) as e:
+        raise RunError(f"RUN_DIR {run.path}: config.json has a malformed data block ({e})") from None
 
 
 def hardware_dict(hw: CrossbarConfig | None) -> dict | None:
@@ -364,18 +433,31 @@ def _fsync(path) -> None:
         os.fsync(fh.fileno())
 
 
-def write_file_atomically(out: Path, write: Callable[[Path], None], suffix: str = "") -> None:
+def write_file_atomically(out: Path, write: Callable[[Path], None], suffix: str = "",
+                          option: str | None = None) -> None:
     """One file, whole or not at all: ``write`` fills a hidden temporary sibling
-    (flushed to disk), which is then renamed to ``out``."""
+    (flushed to disk), which is then renamed to ``out``. An OSError (the folder cannot
+    be made, no file can be created there, the disk is full) is one line naming
+    ``option`` (e.g. "-o") and the path, with the system's reason (``write_error``: exit
+    code 2 for a path that cannot be written, 1 for a full disk), and leaves nothing
+    behind."""
+    plain_path(out, option or "output")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
-    os.close(fd)
+    what = f"{option} {out}" if option else str(out)
+    probe = _existing_parent(out)
+    if not probe.is_dir():
+        raise RunError(f"{what}: cannot write ({probe} is not a folder)")
+    tmp = None
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
+        os.close(fd)
         write(Path(tmp))
         _fsync(tmp)
         os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise write_error(what, e) from None
         raise

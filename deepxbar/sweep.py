@@ -37,30 +37,44 @@ Two kinds of sweep, both recorded the same way:
 Each finished job is written the moment it finishes, atomically (a temporary name, then
 a rename) as ``DIR/runs/<key>.json``, the key a hash of everything that defines the job:
 a killed sweep loses no finished job and leaves no half record, and ``--resume DIR``
-runs only the missing keys. Jobs are deterministic (seeded), so a local cluster and a
-serial run give the same table.
+runs only the missing keys (a record that is not whole counts as missing). Jobs are
+deterministic (seeded), so a local cluster and a serial run give the same table.
+
+Failures are named, never lost: a job that raises, or whose Dask worker dies every time
+Dask tries it (``KilledWorker``), is recorded as failed (``DIR/failed/<key>.json``: in
+the table with its ``error``, run again by ``--resume``) and the others go on; a
+scheduler that cannot be reached or has no worker within ``--connect-timeout``, and
+workers that cannot import deepxbar, stop the sweep before it starts (``SweepFailure``,
+``dask_client``). Interrupted (SIGINT, SIGTERM: ``deepxbar.interrupts``), a sweep keeps
+its finished jobs and shuts its local cluster down (``dask_client``).
 """
 from __future__ import annotations
 
 import hashlib
 import itertools
 import json
+import logging
 import math
+import os
+import threading
 import time
 import tomllib
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from circuits import engines
-from hw.crossbar import CrossbarConfig
+from hw.crossbar import MAX_LINE_RESISTANCE, MIN_LINE_RESISTANCE, CrossbarConfig
 from hw.deploy import COMPENSATIONS, MAX_ITERATIONS, TOLERANCE, deploy, judge, mapping_window
 from hw.devices import DeviceConfig, get_preset
 
-from . import data as datasets, experiment
+from . import data as datasets, experiment, interrupts
 from .configs import data_preset, preset
 from .hardware import DEVICE_FIELDS, device_field_value
+from .options import (MAX_BATCH, MAX_EPOCHS, MAX_INSTANCES, MAX_REPEATS, MAX_SAMPLES, MAX_SEEDS,
+                      MAX_VERIFY_ITERATIONS, SEED_BELOW)
 from .runs import RunError, load_run, task_of, write_file_atomically
 from .tasks import TASKS, make_task
 
@@ -154,16 +168,25 @@ def _check_grid(grid, deploy_mode: bool) -> dict[str, list]:
     return grid
 
 
+def check_path(option: str, path) -> None:
+    """SweepError for a path no file system takes (a NUL character in it)."""
+    if "\x00" in str(path):
+        raise SweepError(f"{option} {str(path)!r}: a path cannot hold a NUL character")
+
+
 def load_spec_file(path: Path, deploy_mode: bool = False) -> dict:
     """A TOML sweep file: ``device``, ``task`` or ``data`` (with ``label``, ``split_seed``,
     ``test_fraction``, ``large``, ``batch_size``), ``seeds``, ``epochs``, ``engine``
     (training) or ``deploy`` (a run folder), ``instances``, ``repeats``,
     ``drift_compensation``, ``line_resistance``, ``max_iterations``, ``samples``
     (deployment), and a ``[grid]`` table."""
+    check_path("--file", path)
     try:
-        data = tomllib.loads(Path(path).read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise SweepError(f"sweep file {path}: {e}") from None
+        data = tomllib.loads(Path(path).read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise SweepError(f"sweep file {path}: cannot read it ({e.strerror or e})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SweepError(f"sweep file {path}: not a TOML file ({e})") from None
     grid = data.get("grid")
     if not isinstance(grid, dict) or not grid:
         raise SweepError(f"sweep file {path}: needs a non-empty [grid] table")
@@ -189,10 +212,15 @@ def _base_device(device: str) -> DeviceConfig:
 
 # ---- training sweeps -----------------------------------------------------------------------------
 
-def _int_at_least(name: str, v, low: int, below: int | None = None) -> None:
-    if not isinstance(v, int) or isinstance(v, bool) or v < low or (below is not None and v >= below):
-        rng = f"in [{low}, {below})" if below is not None else f">= {low}"
-        raise SweepError(f"--{name} {v!r}: must be an integer {rng}")
+def _int_at_least(name: str, v, low: int, below: int | None = None, at_most: int | None = None) -> None:
+    """SweepError unless ``v`` (from the command line, a sweep file or a spec.json) is an
+    integer >= ``low``, < ``below`` and <= ``at_most`` (the ranges of deepxbar.options)."""
+    if (not isinstance(v, int) or isinstance(v, bool) or v < low or (below is not None and v >= below)
+            or (at_most is not None and v > at_most)):
+        rng = (f"in [{low}, {below})" if below is not None else f"from {low} to {at_most:,}" if at_most is not None
+               else f">= {low}")
+        shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+        raise SweepError(f"--{name} {shown}: must be an integer {rng}")
 
 
 def data_spec(source, label=None, split_seed: int = 0, test_fraction: float = 0.2, large: bool = False,
@@ -205,12 +233,13 @@ def data_spec(source, label=None, split_seed: int = 0, test_fraction: float = 0.
         raise SweepError(f"--data {source!r}: a data set name ({', '.join(datasets.DATASETS)}) or a file")
     if label is not None and not isinstance(label, str):
         raise SweepError(f"--label {label!r}: must be a column name")
-    _int_at_least("split-seed", split_seed, 0, 2**32)
+    _int_at_least("split-seed", split_seed, 0, SEED_BELOW)
     if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) \
             or not 0 < test_fraction < 1:
         raise SweepError(f"--test-fraction {test_fraction!r}: must be a number with 0 < F < 1")
     if not isinstance(large, bool):
         raise SweepError(f"--large {large!r}: must be true or false")
+    check_path("--data", source)
     bundled = isinstance(source, str) and source in datasets.DATASETS
     block = {"source": source if bundled else str(Path(source).resolve()), "label": label,
              "split_seed": split_seed, "test_fraction": float(test_fraction), "large": large}
@@ -256,11 +285,10 @@ def make_spec(device: str, task: str | None, seeds: int, epochs: int | None, gri
     if data is None and task not in TASKS:
         raise SweepError(f"--task {task!r}: choose from {', '.join(TASKS)}")
     if batch_size is not None:
-        _int_at_least("batch-size", batch_size, 1)
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
-        raise SweepError(f"--seeds {seeds!r}: must be an integer >= 1")
-    if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1):
-        raise SweepError(f"--epochs {epochs!r}: must be an integer >= 1")
+        _int_at_least("batch-size", batch_size, 1, at_most=MAX_BATCH)
+    _int_at_least("seeds", seeds, 1, at_most=MAX_SEEDS)
+    if epochs is not None:
+        _int_at_least("epochs", epochs, 1, at_most=MAX_EPOCHS)
     base = _base_device(device)
     grid = _check_grid(grid, deploy_mode=False)
     block = None
@@ -274,12 +302,25 @@ def make_spec(device: str, task: str | None, seeds: int, epochs: int | None, gri
         spec["data"] = block
     if block is not None or batch_size is not None:  # logic sweeps without it: as they were
         spec["batch_size"] = batch_size
+    _check_size(spec)
     for point in grid_points(spec):  # every device the grid asks for must be valid
         try:
             replace(base, **point)
-        except ValueError as e:
+        except (TypeError, ValueError) as e:  # TypeError: a resumed spec.json's value of the wrong kind
             raise SweepError(f"--grid {point}: {e}") from None
     return spec
+
+
+MAX_JOBS = 1_000_000  # jobs of one sweep: grid points x seeds (training) or x tolerances (deployment)
+
+
+def _check_size(spec: dict) -> None:
+    """SweepError when the sweep has more than ``MAX_JOBS`` jobs (counted, not listed)."""
+    n = math.prod(len(v) for k, v in spec["grid"].items() if k not in DEPLOY_KEYS)
+    n *= len(spec["grid"].get("tolerance", [TOLERANCE])) if spec["mode"] == "deploy" else spec["seeds"]
+    if n > MAX_JOBS:
+        what = "grid points x tolerances" if spec["mode"] == "deploy" else "grid points x seeds"
+        raise SweepError(f"--grid/--seeds: {n:,} jobs ({what}); at most {MAX_JOBS:,} in one sweep")
 
 
 def grid_points(spec: dict) -> list[dict]:
@@ -306,9 +347,22 @@ def _hash(ident: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _no_semaphore() -> None:
+    """tqdm's default lock holds a multiprocessing semaphore, which a worker process killed
+    mid-job (a sweep interrupted, a worker that dies) leaves to Python's resource tracker,
+    which warns about it on the sweep's stderr: a job's process that has no tqdm lock yet
+    (a Dask worker) gets a thread lock instead."""
+    from tqdm import tqdm
+
+    if not hasattr(tqdm, "_lock"):
+        tqdm.set_lock(threading.RLock())
+
+
 def run_one(spec: dict, point: dict, seed: int) -> dict:
     """Train one seed on one device variant and judge it, on the weights and on the chip
     (runs on a worker; a data set is loaded here, ``load_data``)."""
+    _no_semaphore()
+    _test_worker_exit(seed)
     start = time.perf_counter()
     if spec.get("data") is not None:
         task = load_data(spec["data"])
@@ -347,6 +401,8 @@ def _load_deploy_run(run_dir, expect: dict | None = None):
         task = task_of(run)
     except RunError as e:
         raise SweepError(f"--deploy: {e}") from None
+    except OSError as e:  # a name too long, a loop of links
+        raise SweepError(f"--deploy {run_dir}: cannot read it ({e.strerror or e})") from None
     changed = expect is not None and (
         _sha256(run.path / "weights.npz") != expect["weights_sha256"] or run.config != expect["config"]
         or ("data_sha256" in expect and _sha256(run.path / "data.npz") != expect["data_sha256"]))
@@ -379,16 +435,17 @@ def make_deploy_spec(run_dir, device: str, grid: dict[str, list], instances: int
                          "(a logic task's run is judged on every pattern)")
     if data_run:  # recorded as judged: at most the run's test part
         samples = experiment.STABILITY_SAMPLES if samples is None else samples
-        _int_at_least("samples", samples, 1)
+        _int_at_least("samples", samples, 1, at_most=MAX_SAMPLES)
         samples = min(samples, len(task.X_test))
-    for name, v in (("instances", instances), ("repeats", repeats), ("max-iterations", max_iterations)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise SweepError(f"--{name} {v!r}: must be an integer >= 1")
+    for name, v, high in (("instances", instances, MAX_INSTANCES), ("repeats", repeats, MAX_REPEATS),
+                          ("max-iterations", max_iterations, MAX_VERIFY_ITERATIONS)):
+        _int_at_least(name, v, 1, at_most=high)
     if drift_compensation not in COMPENSATIONS:
         raise SweepError(f"--drift-compensation {drift_compensation!r}: choose from {', '.join(COMPENSATIONS)}")
     if isinstance(line_resistance, bool) or not isinstance(line_resistance, (int, float)) \
-            or not (math.isfinite(line_resistance) and line_resistance >= 0):
-        raise SweepError(f"--line-resistance {line_resistance!r}: must be a finite resistance >= 0 ohm")
+            or not (line_resistance == 0 or MIN_LINE_RESISTANCE <= line_resistance < MAX_LINE_RESISTANCE):
+        raise SweepError(f"--line-resistance {line_resistance!r}: must be 0 (ideal wires) or from "
+                         f"{MIN_LINE_RESISTANCE:g} to below {MAX_LINE_RESISTANCE:g} ohm")
     base = _base_device(device)
     grid = _check_grid(grid, deploy_mode=True)
     spec = {"version": SPEC_VERSION, "mode": "deploy", "device": device,
@@ -400,10 +457,11 @@ def make_deploy_spec(run_dir, device: str, grid: dict[str, list], instances: int
     if data_run:
         spec["run"]["data_sha256"] = _sha256(run.path / "data.npz")
         spec["samples"] = samples
+    _check_size(spec)
     for point in grid_points(spec):  # every device the grid asks for must be valid and mappable
         try:
             mapping_window(replace(base, **point))
-        except ValueError as e:
+        except (TypeError, ValueError) as e:  # TypeError: a resumed spec.json's value of the wrong kind
             raise SweepError(f"--grid {point}: {e}") from None
     return spec
 
@@ -430,6 +488,7 @@ def run_deploy_job(spec: dict, run, point: dict, tolerance: float, X: np.ndarray
     to ``tolerance`` and judge them on the samples ``(X, Y)`` (``deploy_samples``) at
     every time: one row per (time, seed) (runs on a worker; the run and the samples come
     from the client, the worker reads no file)."""
+    _no_semaphore()
     start = time.perf_counter()
     dev = replace(get_preset(spec["device"]), **point)
     times = deploy_times(spec)
@@ -456,6 +515,34 @@ def run_deploy_job(spec: dict, run, point: dict, tolerance: float, X: np.ndarray
 
 # ---- running ------------------------------------------------------------------------------------------
 
+CONNECT_TIMEOUT = 10.0  # s: reaching a --scheduler, and a worker joining it
+TEST_WORKER_EXIT = "DEEPXBAR_TEST_WORKER_EXIT"  # a test hook, see _test_worker_exit
+_OUR_PACKAGES = ("deepxbar", "circuits", "hw", "models")
+
+
+class SweepFailure(RuntimeError):
+    """The sweep cannot go on (no scheduler, no workers, workers without deepxbar): one
+    line for the user, exit code 1; every finished job is kept."""
+
+
+def _test_worker_exit(seed: int) -> None:
+    """A test hook, for the tests of a worker that dies mid-run only: with the environment
+    variable ``DEEPXBAR_TEST_WORKER_EXIT=SEED`` the process running the training job of
+    that seed ends at once (``os._exit``), every time; with ``SEED:FILE`` only while FILE
+    does not exist (the first death creates it: the retry then succeeds). Unset, nothing."""
+    hook = os.environ.get(TEST_WORKER_EXIT)
+    if not hook:
+        return
+    which, _, marker = hook.partition(":")
+    if which.strip() != str(seed):
+        return
+    if marker:
+        if os.path.exists(marker):
+            return
+        Path(marker).touch()
+    os._exit(70)
+
+
 def jobs(spec: dict) -> list[tuple[str, dict, float | int]]:
     """``(key, device point, x)``: x the seed (training) or the tolerance (deployment)."""
     if spec.get("mode", "train") == "deploy":
@@ -464,16 +551,161 @@ def jobs(spec: dict) -> list[tuple[str, dict, float | int]]:
 
 
 def write_record(out: Path, key: str, record: dict) -> None:
-    """Atomically: a finished job is either entirely there or not at all."""
+    """Atomically: a finished job is either entirely there or not at all (and no longer
+    failed)."""
     write_file_atomically(out / "runs" / f"{key}.json", lambda p: p.write_text(json.dumps(record)))
+    (out / "failed" / f"{key}.json").unlink(missing_ok=True)
+
+
+def read_record(path: Path) -> list[dict] | None:
+    """The rows of the record at ``path`` (one for a training job, one per (time, seed)
+    for a deployment job); None when it is unreadable or malformed (not written by
+    deepxbar: a record is written whole): such a job counts as not done, so ``--resume``
+    runs it again and overwrites the record."""
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    rows = rec.get("rows", [rec]) if isinstance(rec, dict) else None
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        return None
+    for row in rows:  # the table's numbers: numbers, booleans or missing
+        for k, v in row.items():
+            if k in _NUMERIC and v is not None and not isinstance(v, (int, float)):
+                return None
+    return rows
+
+
+_NUMERIC = {*TRAIN_COLUMNS, *DATA_COLUMNS, *DEPLOY_COLUMNS} - {"task", "device", "engine"}
 
 
 def done_keys(out: Path) -> set[str]:
-    return {p.stem for p in (out / "runs").glob("*.json")}
+    """The keys of the jobs whose record in ``DIR/runs`` is whole."""
+    return {p.stem for p in (out / "runs").glob("*.json") if read_record(p) is not None}
 
 
-def execute(spec: dict, out: Path, workers: int, scheduler: str | None, progress: bool = True) -> int:
-    """Run what is missing in ``out``; serial when ``workers == 0`` and no scheduler."""
+def failure_record(spec: dict, point: dict, x, error: str) -> dict:
+    """What a failed job leaves in the table: its rows (``run_one``'s or
+    ``run_deploy_job``'s identifying columns) with the ``error`` and no metrics."""
+    params = {f"param_{k}": v for k, v in point.items()}
+    if spec.get("mode", "train") == "deploy":
+        return {"rows": [{**params, "tolerance": x, "time": t, "seed": int(seed), "device": spec["device"],
+                          "error": error} for seed in spec["run"]["seeds"] for t in deploy_times(spec)]}
+    return {**params, "seed": x, "task": spec["task"], "device": spec["device"],
+            "engine": spec.get("engine", "numpy"), "error": error}
+
+
+def write_failure(out: Path, key: str, record: dict) -> None:
+    """A failed job, atomically, as ``DIR/failed/<key>.json``: in the table with its error,
+    run again by ``--resume`` (its key has no record in ``DIR/runs``)."""
+    write_file_atomically(out / "failed" / f"{key}.json", lambda p: p.write_text(json.dumps(record)))
+
+
+def failed_keys(out: Path) -> set[str]:
+    """The jobs that failed and have not finished since."""
+    return {p.stem for p in (out / "failed").glob("*.json")} - done_keys(out)
+
+
+def error_text(e: BaseException) -> str:
+    """A failed job's error in one short line."""
+    name = type(e).__name__
+    if name == "KilledWorker":
+        return "KilledWorker: the Dask worker running it died every time it was tried"
+    msg = " ".join(str(e).split())
+    return f"{name}: {msg[:300]}" if msg else name
+
+
+def _cannot_import_us(e: BaseException) -> bool:
+    return isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] in _OUR_PACKAGES
+
+
+def _innermost(e: BaseException) -> BaseException:
+    while e.__cause__ is not None or e.__context__ is not None:
+        e = e.__cause__ or e.__context__
+    return e
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None, connect_timeout: float = CONNECT_TIMEOUT,
+                quiet: bool = True):
+    """A Dask client: to a local cluster of ``workers`` processes (one thread each) or to
+    the ``scheduler`` (reached, and given a worker, within ``connect_timeout`` seconds),
+    its workers checked to import deepxbar; None when ``workers == 0`` and no scheduler
+    (serial). SweepFailure (one line) when any of that fails. ``quiet``: distributed's
+    log messages are not shown (deepxbar says what matters in its own lines). The client
+    and the cluster are closed on the way out, whatever ends the block (an interrupt
+    during the shutdown is raised after it)."""
+    if workers == 0 and scheduler is None:
+        yield None
+        return
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    log = logging.getLogger("distributed")
+    level = log.level
+    if quiet:
+        log.setLevel(logging.CRITICAL)
+    cluster = client = None
+    try:
+        if scheduler is None:
+            # worker-saturation 1: a worker holds only the job it runs, so one that dies takes
+            # no queued job with it (each job it held counts as a death of that job)
+            # SIGINT ignored by the worker processes (inherited as they start): a Ctrl-C in a terminal
+            # reaches the whole process group, and the workers are this process's to shut down
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}), interrupts.ignored():
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None,
+                                       silence_logs=logging.CRITICAL if quiet else logging.WARNING)
+        try:
+            client = Client(scheduler, timeout=connect_timeout) if scheduler else Client(cluster)
+        except (ValueError, TypeError) as e:  # not an address distributed can use
+            raise SweepError(f"--scheduler {scheduler!r}: not the address of a Dask scheduler, such as "
+                             f"tcp://HOST:PORT ({e})") from None
+        except (OSError, TimeoutError) as e:
+            cause = _innermost(e)
+            why = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+            raise SweepFailure(f"cannot reach the Dask scheduler at {scheduler or cluster.scheduler_address} "
+                               f"within {connect_timeout:g} s ({why})") from None
+        if scheduler is not None:
+            try:
+                client.wait_for_workers(1, timeout=connect_timeout)
+            except (OSError, TimeoutError):
+                raise SweepFailure(f"the Dask scheduler at {scheduler} has no worker (none joined within "
+                                   f"{connect_timeout:g} s)") from None
+        # the jobs are deepxbar's functions, pickled by name: a worker that cannot import them
+        # drops its connection and the job waits for ever; ask every worker first
+        answers = client.run(exec, "import deepxbar.sweep", on_error="return")
+        bad = {w: a for w, a in answers.items() if isinstance(a, BaseException)}
+        if bad:
+            first = next(iter(bad.values()))
+            raise SweepFailure(f"the Dask workers cannot import deepxbar ({len(bad)} of {len(answers)}: "
+                               f"{error_text(first)}): install it on every worker")
+        yield client
+    finally:
+        with interrupts.deferred():
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+            log.setLevel(level)
+
+
+def execute(spec: dict, out: Path, workers: int, scheduler: str | None, progress: bool = True,
+            connect_timeout: float = CONNECT_TIMEOUT, quiet: bool = True) -> int:
+    """Run what is missing in ``out`` on a local cluster of ``workers`` or the
+    ``scheduler`` (serial when ``workers == 0`` and no scheduler); returns how many jobs
+    ran (``run_jobs``)."""
+    with dask_client(workers, scheduler, connect_timeout, quiet) as client:
+        return run_jobs(spec, out, client, progress)
+
+
+def run_jobs(spec: dict, out: Path, client=None, progress: bool = True) -> int:
+    """Run the jobs of ``spec`` that have no record in ``out`` (on the Dask ``client``;
+    serial in this process when None), each record written as its job finishes; returns
+    how many ran. A job that fails (an exception, or Dask's KilledWorker: its worker died
+    each time Dask tried it, ``distributed.scheduler.allowed-failures`` + 1 times) is
+    recorded as failed (``write_failure``) and the others go on; a job that finds its
+    data changed (SweepError) or cannot import deepxbar (SweepFailure) stops the sweep."""
     from tqdm import tqdm
 
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -487,32 +719,53 @@ def execute(spec: dict, out: Path, workers: int, scheduler: str | None, progress
         unit = "run"
     every = jobs(spec)
     todo = [j for j in every if j[0] not in done_keys(out)]
+    what = {key: (point, x) for key, point, x in todo}
+
+    def failed(key: str, e: Exception) -> None:
+        if isinstance(e, SweepError):
+            raise e
+        if _cannot_import_us(e):
+            raise SweepFailure(f"the Dask workers cannot import deepxbar ({error_text(e)}): "
+                               "install it on every worker") from None
+        write_failure(out, key, failure_record(spec, *what[key], error_text(e)))
+
     bar = tqdm(total=len(every), initial=len(every) - len(todo), desc=f"sweep {unit}s", unit=unit,
                disable=not progress)
-    cluster = None
     try:
-        if workers == 0 and scheduler is None:
+        if client is None:
             for key, point, x in todo:
                 fn, *args = call(point, x)
-                write_record(out, key, fn(*args))
+                try:
+                    record = fn(*args)
+                except Exception as e:
+                    failed(key, e)
+                else:
+                    write_record(out, key, record)
                 bar.update(1)
             return len(todo)
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import as_completed
 
-        if not scheduler:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-        with Client(scheduler or cluster) as client:
-            futures = {client.submit(*call(point, x), key=f"{unit}-{key}", pure=False): key
-                       for key, point, x in todo}
-            for fut in as_completed(futures):
-                write_record(out, futures[fut], fut.result())
-                bar.update(1)
+        futures = {client.submit(*call(point, x), key=f"{unit}-{key}", pure=False): key for key, point, x in todo}
+        for fut in as_completed(futures):  # the client's closing cancels what is left on the way out
+            try:
+                record = fut.result()
+            except Exception as e:
+                failed(futures[fut], e)
+            else:
+                write_record(out, futures[fut], record)
+            bar.update(1)
         return len(todo)
     finally:
-        if cluster is not None:
-            cluster.close()
         bar.close()
+        _tidy(out)
+
+
+def _tidy(out: Path) -> None:
+    """``DIR/failed`` removed once no job has failed (empty)."""
+    try:
+        (out / "failed").rmdir()
+    except OSError:
+        pass
 
 
 # ---- outputs ------------------------------------------------------------------------------------------
@@ -520,13 +773,20 @@ def execute(spec: dict, out: Path, workers: int, scheduler: str | None, progress
 def table(out: Path, spec: dict | None = None):
     """The tidy results table: one row per finished run (training; ``DATA_COLUMNS`` on a
     data set) or per (point, tolerance, time, seed) (deployment). Columns a record does
-    not have (records of an older version) are NaN."""
+    not have (records of an older version) are NaN. A job that failed (``failed_keys``)
+    has its rows too, without metrics, its error in the last column, ``error`` (there
+    only when some job failed; empty for the others)."""
     import pandas as pd
 
     rows = []
-    for p in sorted((out / "runs").glob("*.json")):
-        rec = json.loads(p.read_text())
-        rows.extend(rec["rows"] if "rows" in rec else [rec])
+    done = done_keys(out)
+    paths = [*(out / "runs" / f"{k}.json" for k in done),
+             *(out / "failed" / f"{k}.json" for k in {p.stem for p in (out / "failed").glob("*.json")} - done)]
+    if spec is not None:  # the spec's jobs only
+        keys = {k for k, _, _ in jobs(spec)}
+        paths = [p for p in paths if p.stem in keys]
+    for p in sorted(paths, key=lambda p: p.name):
+        rows.extend(read_record(p) or [])
     df = pd.DataFrame(rows)
     deploy_mode = (spec or {}).get("mode", "deploy" if "time" in df.columns else "train") == "deploy"
     params = [c for c in df.columns if c.startswith("param_")]
@@ -537,7 +797,8 @@ def table(out: Path, spec: dict | None = None):
             df[c] = np.nan
     if "onchip_success" in df.columns and df["onchip_success"].isna().any():
         df["onchip_success"] = df["onchip_success"].astype("boolean")  # True / False / missing
-    df = df[params + known + [c for c in df.columns if c not in params and c not in known]]
+    rest = [c for c in df.columns if c not in params and c not in known and c != "error"]
+    df = df[params + known + rest + (["error"] if "error" in df.columns else [])]
     order = params + (["tolerance", "time"] if deploy_mode else []) + ["seed"]
     return df.sort_values(order).reset_index(drop=True)
 
@@ -568,30 +829,57 @@ def write_outputs(out: Path, spec: dict) -> "object":
 
     df = table(out, spec)
     write_file_atomically(out / "results.csv", lambda p: df.to_csv(p, index=False))
-    write_file_atomically(out / "results.parquet", lambda p: df.to_parquet(p, index=False), suffix=".parquet")
-    for key in plotted(spec):
-        write_file_atomically(out / f"sweep_{key}.png", lambda p: plots.curves(df, spec, key, p), suffix=".png")
+    write_file_atomically(out / "results.parquet", lambda p: _to_parquet(df, p), suffix=".parquet")
+    ok = finished(df)
+    for key in plotted(spec) if ok.any() else []:  # the finished jobs' curves
+        write_file_atomically(out / f"sweep_{key}.png", lambda p: plots.curves(df[ok], spec, key, p), suffix=".png")
     return df
+
+
+def _to_parquet(df, path: Path) -> None:
+    """Through a file object: pyarrow cannot encode a path with undecodable bytes (surrogates)."""
+    with open(path, "wb") as fh:
+        df.to_parquet(fh, index=False)
+
+
+def finished(df):
+    """The rows of jobs that finished (not failed), as a boolean Series."""
+    import pandas as pd
+
+    if "error" not in df.columns:
+        return pd.Series(True, index=df.index)
+    return df["error"].isna()
+
+
+def failures(df) -> int:
+    """How many rows of the table are of failed jobs."""
+    return int((~finished(df)).sum())
 
 
 def summarise(df, spec: dict):
     """Means per grid point (training: accuracies only on a data set) or per (point,
-    tolerance, time) (deployment)."""
+    tolerance, time) (deployment), of the finished jobs; ``runs`` (``seeds``) counts
+    them, ``failed`` (only when some job failed) the failed ones."""
     params = [c for c in df.columns if c.startswith("param_")]
+    ok = finished(df)
+    df = df.assign(_ok=ok.astype(int), _failed=(~ok).astype(int))
+    count = {"failed": ("_failed", "sum")} if not ok.all() else {}
     if spec.get("mode", "train") == "deploy":
         num = df.assign(**{c: as_floats(df[c]) for c in ("accuracy", "p_all_correct", "p_stable")})
         return num.groupby(params + ["tolerance", "time"], dropna=False, sort=False).agg(
-            seeds=("seed", "count"), accuracy=("accuracy", "mean"), p_all_correct=("p_all_correct", "mean"),
+            seeds=("_ok", "sum"), **count, accuracy=("accuracy", "mean"), p_all_correct=("p_all_correct", "mean"),
             p_stable=("p_stable", "mean"), pulses=("pulses_mean", "mean"),
             program_error_rms=("program_error_rms", "mean")).reset_index()
     if spec.get("data") is not None:  # accuracies only: success does not apply to a data set
-        num = df.assign(**{c: as_floats(df[c]) for c in ("stable", "onchip_test_accuracy")})
+        num = df.assign(**{c: as_floats(df[c]) for c in ("stable", "onchip_test_accuracy", "train_accuracy",
+                                                         "test_accuracy", "wall_seconds")})
         return num.groupby(params, dropna=False, sort=False).agg(
-            runs=("seed", "count"), train_accuracy=("train_accuracy", "mean"),
+            runs=("_ok", "sum"), **count, train_accuracy=("train_accuracy", "mean"),
             test_accuracy=("test_accuracy", "mean"), onchip_test_accuracy=("onchip_test_accuracy", "mean"),
             p_stable=("stable", "mean"), wall_s=("wall_seconds", "mean")).reset_index()
-    num = df.assign(**{c: as_floats(df[c]) for c in ("success", "onchip_success", "stable", "onchip_accuracy")})
+    num = df.assign(**{c: as_floats(df[c]) for c in ("success", "onchip_success", "stable", "onchip_accuracy",
+                                                     "accuracy", "wall_seconds")})
     return num.groupby(params, dropna=False, sort=False).agg(
-        runs=("seed", "count"), accuracy=("accuracy", "mean"), success=("success", "mean"),
+        runs=("_ok", "sum"), **count, accuracy=("accuracy", "mean"), success=("success", "mean"),
         onchip_accuracy=("onchip_accuracy", "mean"), onchip_success=("onchip_success", "mean"),
         p_stable=("stable", "mean"), wall_s=("wall_seconds", "mean")).reset_index()

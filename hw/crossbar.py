@@ -38,6 +38,18 @@ from . import devices
 from .devices import IDEAL, DeviceConfig, DeviceInstances
 from .wires import TILE_SIZE, check_tile_size, effective_matrices, tiles
 
+# The wire resistance per segment a crossbar may have: 0 (ideal wires) or within
+# [MIN_LINE_RESISTANCE, MAX_LINE_RESISTANCE). A segment of a real crossbar is 0.1 to 10 ohm
+# (copper or tungsten lines at a pitch of 50 nm to 1 um); the range spans more than five
+# decades either side. Above it, one segment is as resistive as a device in its most
+# resistive state (RRAM's 1 uS floor is 1 Mohm): the wires, not the devices, set every
+# current and the crossbar computes nothing; and where the wires' conductance falls below
+# the devices' by the floating-point resolution (about 1e20 ohm for 40 uS devices) the
+# nodal matrix is exactly singular (hw/wires.py). Below it, use 0: the drops are then far
+# below every other error, and 1/r overflows near 1e-308 ohm.
+MIN_LINE_RESISTANCE = 1e-6  # ohm
+MAX_LINE_RESISTANCE = 1e6  # ohm, excluded
+
 REFRESH_TOP = 0.9  # RESET devices: refresh a pair when the device potentiated would exceed
 REFRESH_OTHER = 0.1  # this fraction of its window while the other holds more than this
 
@@ -69,8 +81,12 @@ class CrossbarConfig:
     def __post_init__(self) -> None:
         if self.g0 is not None and not (math.isfinite(self.g0) and self.g0 > 0):
             raise ValueError(f"g0 = {self.g0!r} is invalid: must be a finite conductance > 0 S")
-        if not (math.isfinite(self.line_resistance) and self.line_resistance >= 0):
-            raise ValueError(f"line_resistance = {self.line_resistance!r} is invalid: must be finite and >= 0 ohm")
+        r = self.line_resistance
+        if not (isinstance(r, (int, float, np.integer, np.floating)) and not isinstance(r, bool)
+                and (r == 0 or MIN_LINE_RESISTANCE <= r < MAX_LINE_RESISTANCE)):
+            raise ValueError(f"line_resistance = {r!r} is invalid: must be 0 (ideal wires) or from "
+                             f"{MIN_LINE_RESISTANCE:g} to below {MAX_LINE_RESISTANCE:g} ohm (a real wire "
+                             "segment is 0.1 to 10 ohm; see hw/crossbar.py)")
         if not (isinstance(self.write_verify, int) and self.write_verify >= 0):
             raise ValueError(f"write_verify = {self.write_verify!r} is invalid: must be an integer >= 0")
         if self.drift_time is not None and not (math.isfinite(self.drift_time) and self.drift_time >= 0):

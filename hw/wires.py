@@ -43,11 +43,47 @@ one array of any size.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 TILE_SIZE = 256  # default devices per side of a tile (issue 11: arrays of 256 x 256)
+NODE_VOLTAGE_SLACK = 1e-6  # V per volt of drive: how far a solved node may stray outside the drives
+
+
+class SingularNodalMatrix(RuntimeError):
+    """The nodal matrix of a crossbar with resistive wires cannot be solved in floating
+    point: the wires' conductance is lost against the devices' (or overflows). The
+    message is one line naming the wire resistance and the device conductances."""
+
+
+def _wires(r_row: float, r_col: float) -> str:
+    return (f"line resistance {r_row:g} ohm" if r_row == r_col or r_col == 0 else
+            f"line resistance {r_col:g} ohm" if r_row == 0 else
+            f"line resistances {r_row:g} ohm (rows) and {r_col:g} ohm (columns)")
+
+
+def _breakdown(r_row: float, r_col: float, D: np.ndarray, what: str) -> SingularNodalMatrix:
+    """The error of a nodal matrix that is ``what`` ("singular", ...), in the physical
+    terms that caused it: the wire resistance and conductance against the devices'."""
+    wires = _wires(r_row, r_col)
+    live = np.asarray(D)[np.asarray(D) > 0]
+    devices = f"devices of ~{np.median(live):.2g} S" if live.size else "no conducting device"
+    with np.errstate(divide="ignore", over="ignore"):
+        g = 1.0 / np.float64(max(r_row, r_col))
+    return SingularNodalMatrix(f"{wires} makes the crossbar's nodal matrix {what} (wire conductance "
+                               f"{g:.3g} S per segment against {devices})")
+
+
+def _check_wire_conductance(r_row: float, r_col: float, D: np.ndarray) -> None:
+    """SingularNodalMatrix for a positive wire resistance whose conductance 1/r overflows."""
+    for r in (r_row, r_col):
+        with np.errstate(divide="ignore", over="ignore"):
+            if r > 0 and not np.isfinite(1.0 / np.float64(r)):
+                raise SingularNodalMatrix(f"{_wires(r_row, r_col)} is too small to solve: its conductance "
+                                          "1/r overflows (use 0 for ideal wires)")
 
 
 def check_conductances(Gp, Gm) -> tuple[np.ndarray, np.ndarray]:
@@ -188,6 +224,7 @@ def _block_matrices(Dp: np.ndarray, Dm: np.ndarray, r_row: float, r_col: float) 
     n, C = Dp.shape
     R = 2 * n
     D = _devices(Dp, Dm)
+    _check_wire_conductance(r_row, r_col, D)
     U = np.zeros((R, n))                 # driver voltages of the right-hand side V = e_i
     U[0::2][np.arange(n), np.arange(n)] = 1.0
     U[1::2][np.arange(n), np.arange(n)] = -1.0
@@ -209,9 +246,16 @@ def _block_matrices(Dp: np.ndarray, Dm: np.ndarray, r_row: float, r_col: float) 
         b = (D[:, :, None] * U[:, None, :]).reshape(R * C, n)
     # A is symmetric positive definite (every node reaches a source through wires): a
     # symmetric ordering without pivoting keeps the fill low.
-    lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                   options=dict(SymmetricMode=True))
+    try:
+        lu = spla.splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                       options=dict(SymmetricMode=True))
+    except RuntimeError as e:            # SuperLU: "Factor is exactly singular"
+        raise _breakdown(r_row, r_col, D, "singular") from e
     z = lu.solve(b)
+    # Every node lies between the drives (-1 and +1 V here) in a resistive network (the
+    # maximum principle); a solve that strays outside lost the wires in rounding.
+    if not (np.isfinite(z).all() and np.abs(z).max(initial=0.0) <= 1.0 + NODE_VOLTAGE_SLACK):
+        raise _breakdown(r_row, r_col, D, "numerically singular (node voltages outside the drives)")
     x = z[: R * C].reshape(R, C, n) if r_row > 0 else np.broadcast_to(U[:, None, :], (R, C, n))
     y = z[-R * C:].reshape(R, C, n) if r_col > 0 else 0.0
     J = D[:, :, None] * (x - y)          # device currents, row -> column
@@ -257,6 +301,7 @@ def _nodal_block(Dp, Dm, r_row, r_col, V):
     column currents (C,), driver currents (2n,), row and column node voltages (2n, C)."""
     n, C = Dp.shape
     R = 2 * n
+    _check_wire_conductance(r_row, r_col, np.concatenate([Dp.ravel(), Dm.ravel()]))
     ref, group, edges = {}, {}, []       # group: the source a known node is tied to
     for r in range(R):
         i, sign = divmod(r, 2)
@@ -288,7 +333,11 @@ def _nodal_block(Dp, Dm, r_row, r_col, V):
     w = dict.fromkeys(group, 0.0)
     if unknown:
         A = sp.coo_matrix((vals, (rows, cs)), shape=(len(unknown),) * 2).tocsc()
-        sol = spla.spsolve(A, rhs)
+        with warnings.catch_warnings():  # a singular matrix: a warning and NaN, raised below
+            warnings.simplefilter("ignore", spla.MatrixRankWarning)
+            sol = spla.spsolve(A, rhs)
+        if not np.isfinite(sol).all():
+            raise _breakdown(r_row, r_col, np.concatenate([Dp.ravel(), Dm.ravel()]), "singular")
         w.update({nd: sol[k] for nd, k in unknown.items()})
     I_drv, I_phys = np.zeros(R), np.zeros(C)
     for a, b, g in edges:
@@ -302,4 +351,7 @@ def _nodal_block(Dp, Dm, r_row, r_col, V):
             elif grp is not None:
                 I_phys[grp[1]] -= s * cur
     volts = np.array([w[nd] + ref.get(nd, 0.0) for nd in nodes]).reshape(2, R, C)
+    if np.abs(volts).max(initial=0.0) > (1.0 + NODE_VOLTAGE_SLACK) * np.abs(V).max(initial=0.0):
+        raise _breakdown(r_row, r_col, np.concatenate([Dp.ravel(), Dm.ravel()]),
+                         "numerically singular (node voltages outside the drives)")
     return I_phys, I_drv, volts[0], volts[1]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
 
-from .dynamics import AffineField
+from .dynamics import AffineField, affine
 
 
 def jacobian(A: np.ndarray, d: np.ndarray, free: np.ndarray) -> np.ndarray:
@@ -63,7 +63,10 @@ def local_certificate(s: np.ndarray, field: AffineField, k: int, b: int,
     positive definite) and ``stable`` (both).
     """
     x = s[k, b]
-    f = field(s)[k, b]
+    # this sample's field only: ``field(s)[k, b]`` would compute every network's, which
+    # made judging K networks one sample at a time cost K^2
+    f = affine(x, field.A[k], np.broadcast_to(field.d, s.shape)[k, b], np.broadcast_to(field.c, s.shape)[k, b],
+               field.free)
     free = field.free
     low = free & (x <= 0.0)
     high = free & (x >= 1.0)

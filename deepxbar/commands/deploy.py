@@ -18,11 +18,13 @@ from hw.deploy import (COMPENSATIONS, MAX_ITERATIONS, REACH, TOLERANCE, deploy, 
 from hw.devices import PRESETS
 from hw.wires import TILE_SIZE
 
+from .. import resources
 from ..formats import when
 from ..hardware import add_tile_option, device_config
-from ..options import UsageError, number, number_list
+from ..options import (MAX_INSTANCES, MAX_VERIFY_ITERATIONS, MAX_REPEATS, MAX_SAMPLES, UsageError,
+                       add_line_resistance_option, count, number, number_list)
 from ..experiment import STABILITY_SAMPLES, is_data_set, judged_samples
-from ..runs import load_run, task_of, write_file_atomically
+from ..runs import check_file_writable, load_run, task_of, write_file_atomically
 
 DEFAULT_TIMES = (0.0, 3600.0, 86400.0, 2592000.0, 31536000.0)
 
@@ -40,26 +42,28 @@ def add_parser(sub):
     p.add_argument("--device", choices=sorted(PRESETS), required=True, help="device preset")
     p.add_argument("--device-set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a device parameter (SI units), e.g. write_noise=0.02; repeatable")
-    p.add_argument("--instances", type=number(int, 1), default=20, metavar="K",
-                   help="fresh chips per network (default 20)")
+    p.add_argument("--instances", type=count(MAX_INSTANCES), default=20, metavar="K",
+                   help=f"fresh chips per network, 1 to {MAX_INSTANCES:,} (default 20)")
     p.add_argument("--tolerance", type=number(float, 0.0, below=1.0), default=TOLERANCE, metavar="F",
                    help=f"verify tolerance, a fraction of the nominal device window (default {TOLERANCE})")
-    p.add_argument("--max-iterations", type=number(int, 1), default=MAX_ITERATIONS, metavar="M",
-                   help=f"pulse-and-verify iterations per device at most (default {MAX_ITERATIONS})")
+    p.add_argument("--max-iterations", type=count(MAX_VERIFY_ITERATIONS), default=MAX_ITERATIONS, metavar="M",
+                   help=f"pulse-and-verify iterations per device at most, 1 to {MAX_VERIFY_ITERATIONS:,} "
+                   f"(default {MAX_ITERATIONS})")
     p.add_argument("--times", type=number_list(increasing=True), default=list(DEFAULT_TIMES), metavar="LIST",
                    help="seconds after programming, increasing (default 0,3600,86400,2592000,31536000)")
     p.add_argument("--drift-compensation", choices=COMPENSATIONS, default="none",
                    help="global: the periphery rescales what it measures by a reference read "
                    "after programming over one at t (default none)")
-    p.add_argument("--line-resistance", type=number(float, 0.0), default=0.0, metavar="OHMS",
-                   help="wire resistance per crossbar segment (default 0)")
+    add_line_resistance_option(p, 0.0, "(default 0)")
     add_tile_option(p, TILE_SIZE)
-    p.add_argument("--repeats", type=number(int, 1), default=10, metavar="R",
-                   help="inferences per chip and time, each with a fresh read (default 10)")
-    p.add_argument("--samples", type=number(int, 1), default=STABILITY_SAMPLES, metavar="N",
+    p.add_argument("--repeats", type=count(MAX_REPEATS), default=10, metavar="R",
+                   help=f"inferences per chip and time, each with a fresh read, 1 to {MAX_REPEATS:,} (default 10)")
+    p.add_argument("--samples", type=count(MAX_SAMPLES), default=STABILITY_SAMPLES, metavar="N",
                    help=f"data-set runs: judge on the first N test samples (default {STABILITY_SAMPLES}); "
                    "logic tasks: every pattern")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.add_argument("--force", action="store_true",
+                   help="go on when the memory estimate exceeds this machine's memory")
     return p
 
 
@@ -80,6 +84,9 @@ def run(args) -> int:
     except ValueError as e:  # a device whose devices share no window
         raise UsageError(f"deepxbar deploy: error: {e}") from None
     times = [float(t) for t in args.times]
+    png = run.path / f"deploy-{dev.name}.png"
+    check_file_writable(png, "RUN_DIR")
+    _check_memory(args, run, task, X)
     with tqdm(total=1 + len(times), desc=f"deploy on {dev.name}", unit="step", disable=args.json,
               leave=False) as bar:
         dep = deploy(run.net, run.seeds, dev, args.instances, args.tolerance, args.max_iterations)
@@ -89,14 +96,24 @@ def run(args) -> int:
     out = _report(args, run, dev, times, dep, res)
     out["patterns"] = (f"the first {len(X)} test samples of the data set" if is_data_set(task)
                        else "every pattern of the logic task")
-    png = run.path / f"deploy-{dev.name}.png"
     out["plot"] = str(png)
-    write_file_atomically(png, lambda p: plots.deploy(out, p), suffix=".png")
+    write_file_atomically(png, lambda p: plots.deploy(out, p), suffix=".png", option="RUN_DIR")
     if args.json:
         print(json.dumps(out))
         return 0
     _print(out, dep.G.shape[0])
     return 0
+
+
+def _check_memory(args, run, task, X) -> None:
+    """Refuse chips x networks x samples beyond this machine's memory (unless --force)."""
+    topo = run.net.topology
+    K, n, free = len(run.seeds), topo.n, topo.n - topo.n_in
+    wires = 0 if args.line_resistance == 0 else resources.wire_solve_memory(n, free, args.tile_size)
+    asked = f"--instances {args.instances}" + (f" --samples {args.samples}" if is_data_set(task) else "")
+    what = f"{args.instances:,} chips for each of {K:,} network{'s' if K > 1 else ''} of {n:,} neurons"
+    resources.check_memory(resources.chips_memory(K, args.instances, n, free, len(X), wires), "deploy", asked,
+                           what, args.force)
 
 
 def _report(args, run, dev, times: list[float], dep, res) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 from hw.devices import PRESETS, get_preset
 
 from ..hardware import DEVICE_FIELDS
-from ..runs import write_file_atomically
+from ..runs import check_file_writable, write_file_atomically
 
 
 def add_parser(sub):
@@ -29,7 +29,9 @@ def run(args) -> int:
 
         dev = get_preset(args.plot)
         out = Path(args.out or f"device-{dev.name}.png")
-        write_file_atomically(out, lambda p: device_response(dev, p, np.random.default_rng(0)), suffix=".png")
+        check_file_writable(out, "--out")
+        write_file_atomically(out, lambda p: device_response(dev, p, np.random.default_rng(0)), suffix=".png",
+                              option="--out")
         print(f"wrote {out}")
         return 0
     rows = {name: asdict(cfg) for name, cfg in PRESETS.items()}

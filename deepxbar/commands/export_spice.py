@@ -6,8 +6,8 @@ from pathlib import Path
 
 from circuits.physics import V_FS
 
-from ..options import chip_options, number
-from ..runs import RunError, load_run, write_file_atomically
+from ..options import MAX_SAMPLES, chip_options, count, seed_type
+from ..runs import RunError, check_file_writable, load_run, write_file_atomically
 
 
 def add_parser(sub):
@@ -22,8 +22,8 @@ def add_parser(sub):
     p.add_argument("--style", choices=("behavioural", "crossbar"), default="behavioural",
                    help="one VCCS per connection (default) or device level: a resistor per device")
     p.add_argument("--phase", choices=("free", "nudged"), default="free")
-    p.add_argument("--sample", type=number(int, 0), default=0, help="which pattern (default 0)")
-    p.add_argument("--seed", type=int, help="which network of the run (default: its first seed)")
+    p.add_argument("--sample", type=count(MAX_SAMPLES, low=0), default=0, help="which pattern (default 0)")
+    p.add_argument("--seed", type=seed_type, help="which network of the run (default: its first seed)")
     chip_options(p)
     return p
 
@@ -31,6 +31,8 @@ def add_parser(sub):
 def run(args) -> int:
     from ..spice import chip_of, export_deck, with_measurements
 
+    out = Path(args.output)
+    check_file_writable(out, "-o")
     run = load_run(args.run_dir)
     seed = run.seeds[0] if args.seed is None else args.seed
     if seed not in run.seeds:
@@ -38,11 +40,7 @@ def run(args) -> int:
     chip = chip_of(run, args.time, args.line_resistance, args.tile_size)
     deck = export_deck(run, chip, args.style, args.phase, run.seeds.index(seed), args.sample)
     deck = with_measurements(deck, run.net.topology.n)
-    out = Path(args.output)
-    try:
-        write_file_atomically(out, lambda p: p.write_text(deck))
-    except OSError as e:
-        raise RunError(f"-o {out}: cannot write ({e.strerror})") from None
+    write_file_atomically(out, lambda p: p.write_text(deck), option="-o")
     what = "the run's crossbar" if chip.hardware else "the ideal mapping of the weights"
     print(f"wrote {out} ({args.style}, {args.phase} phase, seed {seed}, sample {args.sample}, {what}, "
           f"g0 {chip.g0:.4g} S, wires {chip.line_resistance:g} ohm, tiles of {chip.tile_size}); run it with: ngspice -b {out} "

@@ -10,8 +10,9 @@ from tqdm import tqdm
 
 from models.evaluation import BASIN_STARTS, basin_accuracy, weight_noise_robustness
 
-from ..options import number, number_list
-from ..runs import load_run, task_of, write_file_atomically
+from .. import resources
+from ..options import MAX_INSTANCES, count, number_list
+from ..runs import check_file_writable, load_run, task_of, write_file_atomically
 
 DEFAULT_NOISE = "0,0.003,0.01,0.03,0.1"
 
@@ -27,9 +28,11 @@ def add_parser(sub):
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--weight-noise", type=number_list(), default=DEFAULT_NOISE, metavar="LIST",
                    help=f"comma-separated sigmas, weight units (default {DEFAULT_NOISE})")
-    p.add_argument("--trials", type=number(int, 1), default=20, metavar="K",
-                   help="noise draws per sigma and seed (default 20)")
+    p.add_argument("--trials", type=count(MAX_INSTANCES), default=20, metavar="K",
+                   help=f"noise draws per sigma and seed, 1 to {MAX_INSTANCES:,} (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.add_argument("--force", action="store_true",
+                   help="go on when the memory estimate exceeds this machine's memory")
     return p
 
 
@@ -41,6 +44,12 @@ def run(args) -> int:
     c = run.config
     task = task_of(run)
     K = len(run.seeds)
+    n = run.net.topology.n
+    check_file_writable(run.path / "robustness.png", "RUN_DIR")
+    resources.check_memory(resources.noise_memory(K, args.trials, n, len(task.X)), "robustness",
+                           f"--trials {args.trials}",
+                           f"{args.trials:,} noisy copies of each of {K:,} network{'s' if K > 1 else ''} of {n:,} neurons",
+                           args.force)
     p_all, acc, per_seed = [], [], []
     for sigma in tqdm(sigmas, desc="weight noise", unit="sigma", disable=args.json, leave=False):
         r = weight_noise_robustness(run.net, run.cfg, task.X, task.Y, run.seeds, [sigma], args.trials)
@@ -66,7 +75,7 @@ def run(args) -> int:
         },
     }
     png = run.path / "robustness.png"
-    write_file_atomically(png, lambda p: plots.robustness(out, p), suffix=".png")
+    write_file_atomically(png, lambda p: plots.robustness(out, p), suffix=".png", option="RUN_DIR")
     out["plot"] = str(png)
     if args.json:
         print(json.dumps(out))

@@ -10,8 +10,9 @@ import numpy as np
 
 from ..experiment import STABILITY_SAMPLES, judged_samples
 from ..hardware import add_device_options, crossbar_config
-from ..options import UsageError, number
-from ..runs import load_run, task_of, write_file_atomically
+from .. import resources
+from ..options import MAX_INSTANCES, MAX_REPEATS, MAX_SAMPLES, UsageError, count
+from ..runs import check_file_writable, load_run, task_of, write_file_atomically
 
 
 def add_parser(sub):
@@ -19,15 +20,17 @@ def add_parser(sub):
                        description="The paper's Gershgorin tests on W and the local Lyapunov "
                        "certificate at every free-phase equilibrium the trained networks reach.")
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    p.add_argument("--repeats", type=number(int, 1), default=10,
-                   help="random initial states per pattern (default 10)")
-    p.add_argument("--samples", type=number(int, 1), default=STABILITY_SAMPLES, metavar="N",
+    p.add_argument("--repeats", type=count(MAX_REPEATS), default=10,
+                   help=f"random initial states per pattern, 1 to {MAX_REPEATS:,} (default 10)")
+    p.add_argument("--samples", type=count(MAX_SAMPLES), default=STABILITY_SAMPLES, metavar="N",
                    help=f"data-set runs: the first N test samples (default {STABILITY_SAMPLES}); logic tasks: "
                    "every pattern")
     add_device_options(p, train=False)
-    p.add_argument("--trials", type=number(int, 1), default=20,
-                   help="with --device: hardware instances sampled (default 20)")
+    p.add_argument("--trials", type=count(MAX_INSTANCES), default=20,
+                   help=f"with --device: hardware instances sampled, 1 to {MAX_INSTANCES:,} (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.add_argument("--force", action="store_true",
+                   help="go on when the memory estimate exceeds this machine's memory")
     return p
 
 
@@ -38,8 +41,15 @@ def run(args) -> int:
     c = run.config
     task = task_of(run)
     X, Y = judged_samples(task, args.samples)
+    K, n, free = len(run.seeds), run.net.topology.n, run.net.topology.n - run.net.topology.n_in
+    what = f"{K:,} network{'s' if K > 1 else ''} of {n:,} neurons"
     if args.device is not None:
+        check_file_writable(run.path / f"stability-{args.device}.png", "RUN_DIR")
+        resources.check_memory(resources.chips_memory(K, args.trials, n, free, len(X)), "stability",
+                               f"--trials {args.trials}", f"{args.trials:,} instances of each of {what}", args.force)
         return _stability_under_device(args, run, X, Y)
+    resources.check_memory(resources.train_memory(K, n, len(X), args.repeats * len(X), 0), "stability",
+                           f"--repeats {args.repeats}", f"{args.repeats:,} starts per sample of {what}", args.force)
     reports = stability_report(run.net, run.cfg, X, run.seeds, args.repeats)
     per_seed = []
     for r in reports:
@@ -101,7 +111,7 @@ def _stability_under_device(args, run, X, Y) -> int:
                   f"instance with a fresh read each, starts U(0, {run.cfg.init_state:g})")
     png = run.path / f"stability-{hw.device.name}.png"
     title = f"{run.path.name}: {args.trials} programmed instances on {hw.device.name}"
-    write_file_atomically(png, lambda p: plots.monte_carlo(mc, p, title), suffix=".png")
+    write_file_atomically(png, lambda p: plots.monte_carlo(mc, p, title), suffix=".png", option="RUN_DIR")
     ab = mc["abscissa"].ravel()
     prog = mc["programming"]
     out = {"run_dir": str(run.path), "device": hw.device.name, "drift_time": hw.drift_time,

@@ -11,21 +11,24 @@ from pathlib import Path
 from circuits.engines import make_engine, names as engine_names
 from hw.crossbar import CrossbarConfig
 from models import model as models
+from models.evaluation import BASIN_STARTS
 from models.settle import SOLVERS
 from models.topology import ARCHITECTURES
 from models.training import TrainConfig
 
-from .. import data, experiment, runs
+from .. import data, experiment, resources, runs
 from ..configs import CONFIGS, Preset, data_preset, preset
 from ..formats import si
 from ..hardware import add_device_options, crossbar_config
-from ..options import UsageError, number
+from ..options import (MAX_BATCH, MAX_EPOCHS, MAX_HIDDEN, MAX_SEEDS, SEED_BELOW, UsageError, count, number,
+                       seed_type)
 from ..tasks import TASKS, make_task
 
 # option -> TrainConfig field, for the options that override the preset when given
 OVERRIDES = (("architecture", "architecture"), ("epochs", "epochs"), ("gamma", "gamma"),
              ("beta", "beta"), ("eta", "eta"), ("l1", "l1"), ("train_noise", "train_noise"),
              ("max_inhibition", "max_inhibition"), ("weight_clip", "weight_clip"))
+SEEDS = 10  # networks trained by default
 
 
 def add_parser(sub):
@@ -39,14 +42,14 @@ def add_parser(sub):
                    "(bundled with scikit-learn) or a .npz (X, y) or .csv file; one-hot outputs read by argmax, "
                    "judged by test accuracy")
     p.add_argument("--label", metavar="COLUMN", help="--data FILE.csv: the column that holds the classes")
-    p.add_argument("--split-seed", type=number(int, 0, below=2**32), default=0,
-                   help="--data: seed of the stratified train/test split (default 0)")
+    p.add_argument("--split-seed", type=seed_type, default=0,
+                   help="--data: seed of the stratified train/test split, 0 <= S < 2**32 (default 0)")
     p.add_argument("--test-fraction", type=number(float, 0.0, inclusive=False, below=1.0), default=0.2,
                    metavar="F", help="--data: fraction held out for testing, 0 < F < 1 (default 0.2)")
     p.add_argument("--large", action="store_true",
                    help=f"--data: accept more than {data.MAX_VALUES:,} feature values")
-    p.add_argument("--batch-size", type=number(int, 1), metavar="B",
-                   help="minibatch size, shuffled every epoch by each seed's own generator (default: "
+    p.add_argument("--batch-size", type=count(MAX_BATCH), metavar="B",
+                   help=f"minibatch size, 1 to {MAX_BATCH:,}, shuffled every epoch by each seed's own generator (default: "
                    "the preset's: 32 for data sets of more than 1,000 training samples, else the full batch)")
     p.add_argument("--model", choices=models.names(), default="deep", help="default: deep")
     p.add_argument("--one-hot", action="store_true", help="two output neurons, argmax")
@@ -61,7 +64,7 @@ def add_parser(sub):
                    "per sample and phase); the last two cover T1/T2 steps of dt, as the reference solver")
     p.add_argument("--hidden", type=layer_sizes, metavar="H[,H...]",
                    help="hidden neurons: one size (128) or the sizes of several hidden layers in order "
-                   "(128,64), each >= 1 (default: from --config). Several sizes are the layers of a "
+                   f"(128,64), each >= 1, at most {MAX_HIDDEN:,} in all (default: from --config). Several sizes are the layers of a "
                    "layered network (inputs -> 128 -> 64 -> outputs, each pair of consecutive layers "
                    "connected both ways) and imply --architecture layered unless given; with "
                    "--architecture complete only their total matters (it is recorded)")
@@ -69,10 +72,10 @@ def add_parser(sub):
                    help="complete (every pair but self-loops and into inputs) or layered (consecutive "
                    "layers only, both ways); default: from --config (complete for logic tasks, layered "
                    "for large data sets), layered when --hidden gives several layers")
-    p.add_argument("--epochs", type=number(int, 1), help="epochs (>= 1; default: from --config)")
-    p.add_argument("--seed", type=number(int, 0), default=0, help="first seed (default 0)")
-    p.add_argument("--seeds", type=number(int, 1), default=10, metavar="K",
-                   help="train seeds SEED..SEED+K-1 (default 10)")
+    p.add_argument("--epochs", type=count(MAX_EPOCHS), help=f"epochs, 1 to {MAX_EPOCHS:,} (default: from --config)")
+    p.add_argument("--seed", type=seed_type, default=0, help="first seed, 0 <= SEED < 2**32 (default 0)")
+    p.add_argument("--seeds", type=count(MAX_SEEDS), default=SEEDS, metavar="K",
+                   help=f"train seeds SEED..SEED+K-1 (all < 2**32), K from 1 to {MAX_SEEDS:,} (default {SEEDS})")
     p.add_argument("--l1", type=number(float, 0.0), help="L1 step lambda (>= 0)")
     p.add_argument("--prune", action="store_true",
                    help="stochastic sparsification after every update, with the config's L1 and "
@@ -96,6 +99,8 @@ def add_parser(sub):
     p.add_argument("--out", type=Path, help="run folder to create (default: runs/TASK-MODEL-CONFIG-TIME)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="go on when the memory estimate exceeds this machine's memory")
     return p
 
 
@@ -106,19 +111,27 @@ def layer_sizes(text: str) -> tuple[int, ...]:
         sizes = tuple(int(v) for v in text.split(","))
     except ValueError:
         sizes = ()
+    shown = text if len(text) <= 40 else text[:37] + "..."
     if not sizes or any(h < 1 for h in sizes):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive integers (e.g. 128 or 128,64)")
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a list of positive integers (e.g. 128 or 128,64)")
+    if sum(sizes) > MAX_HIDDEN:
+        raise argparse.ArgumentTypeError(f"{shown!r}: at most {MAX_HIDDEN:,} hidden neurons in all (a network "
+                                         f"of 10^6 neurons has 10^12 weights, 8 TB each)")
     return sizes
 
 
 def run(args) -> int:
     pre, task = preset_and_task(args)
     cfg = train_config(args, pre)
+    if args.seed + args.seeds > SEED_BELOW:
+        raise UsageError(f"deepxbar train: error: --seed {args.seed} --seeds {args.seeds}: the seeds "
+                         f"{args.seed}..{args.seed + args.seeds - 1} must all be < 2**32 ({SEED_BELOW:,})")
     seeds = list(range(args.seed, args.seed + args.seeds))
     hw = hardware(args)
+    batch_size = args.batch_size or pre.batch_size
+    resource_guard(args, task, cfg, hw, batch_size)
     out = args.out or default_folder(args, task)
     runs.check_writable(out)
-    batch_size = args.batch_size or pre.batch_size
 
     exp = experiment.run(task, cfg, seeds, progress=not (args.quiet or args.json), hw=hw,
                          engine=make_engine(args.engine, cfg), batch_size=batch_size)
@@ -131,6 +144,38 @@ def run(args) -> int:
     else:
         _print(summary)
     return 0
+
+
+def resource_guard(args, task, cfg: TrainConfig, hw: CrossbarConfig | None, batch_size: int | None) -> None:
+    """Before anything is allocated: refuse sizes whose memory estimate exceeds this
+    machine's (exit code 2, unless ``--force``) and say the estimate of a long or large
+    run on stderr (``deepxbar.resources``; time for software runs on the numpy engine)."""
+    K, n = args.seeds, task.n_in + cfg.n_hidden + task.n_out
+    samples = len(task.X)
+    batch = min(batch_size or samples, samples)
+    if experiment.is_data_set(task):
+        tested = len(task.X_test)
+        # per epoch: every training sample (free and nudged phases), then one free phase
+        # per training and test sample for the accuracies (half the cost each)
+        settled = samples + (samples + tested) // 2
+        judged, certificates = max(samples, tested), min(experiment.STABILITY_SAMPLES, tested)
+    else:
+        judged, settled, certificates = BASIN_STARTS * samples, samples, experiment.REPEATS * samples
+    wires = 0
+    if hw is not None and hw.line_resistance > 0:
+        wires = resources.wire_solve_memory(n, n - task.n_in, hw.tile_size)
+    nbytes = resources.train_memory(K, n, batch, judged, cfg.epochs, hw is not None, wires)
+    what = f"{K:,} network{'s' if K > 1 else ''} of {n:,} neurons"
+    asked = [f"--hidden {','.join(map(str, args.hidden))}"] if args.hidden else []
+    if args.seeds != SEEDS or not asked:
+        asked.append(f"--seeds {K}")
+    if args.batch_size:
+        asked.append(f"--batch-size {args.batch_size}")
+    resources.check_memory(nbytes, "train", " ".join(asked), what, args.force)
+    seconds = None
+    if hw is None and args.engine == "numpy":
+        seconds = resources.train_seconds(K, n, settled, cfg.epochs, certificates)
+    resources.announce("train", nbytes, seconds, f"{what}, {cfg.epochs:,} epoch{'s' if cfg.epochs > 1 else ''}")
 
 
 def preset_and_task(args):
@@ -149,6 +194,8 @@ def preset_and_task(args):
         return data_preset(args.config, args.model, len(task.X)), task  # every data preset has the bias input
     except ValueError as e:  # DataError included
         raise UsageError(f"deepxbar train: error: --data {args.data}: {e}") from None
+    except OSError as e:  # a name too long, a folder given as the file
+        raise UsageError(f"deepxbar train: error: --data {args.data[:60]}: cannot read it ({e.strerror or e})") from None
 
 
 def train_config(args, pre: Preset) -> TrainConfig:

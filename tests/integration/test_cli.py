@@ -232,7 +232,7 @@ def test_devices_command(tmp_path, capsys):
     (["--device", "rram", "--device-set", "stuck_min=1.5"], "stuck_min"),
     (["--device", "rram", "--device-set", "stuck_min=0.6", "--device-set", "stuck_max=0.6"], "stuck"),
     (["--device", "rram", "--device-set", "colour=blue"], "--device-set"),
-    (["--line-resistance", "-1"], "line_resistance"),
+    (["--line-resistance", "-1"], "--line-resistance"),
 ])
 def test_bad_device_parameters_refused(cli, tmp_path, args, fragment):
     assert_refused(cli, tmp_path, args, fragment)

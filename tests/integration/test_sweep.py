@@ -290,3 +290,192 @@ def test_data_sweep_from_a_file_refuses_a_changed_file(tmp_path, capsys):
     assert {p.name for p in (out / "runs").glob("*.json")} == keys  # nothing stale ran
     with pytest.raises(SweepError, match="changed"):  # a worker given the old spec refuses, too
         run_one(spec, {"c2c_noise": 0.0}, 0)
+
+
+# ---- Dask failures, named ------------------------------------------------------------------------------
+
+SMALL = ["sweep", "--grid", "write_noise=0", "--task", "and", "--seeds", "1", "--epochs", "1"]
+
+
+def _one_line(capfd) -> str:
+    err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    return err[0]
+
+
+def test_an_unreachable_scheduler_is_one_line_within_the_connect_timeout(tmp_path, capfd):
+    out = tmp_path / "never"
+    start = time.perf_counter()
+    assert main([*SMALL, "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1", "--out", str(out)]) == 1
+    assert time.perf_counter() - start < 10
+    line = _one_line(capfd)
+    assert line.startswith("deepxbar sweep: error: cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 1 s")
+    assert not out.exists()  # nothing written before the scheduler answered
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_connect_timeout_must_be_a_positive_number(tmp_path, capfd, value):
+    assert main([*SMALL, "--connect-timeout", value, "--out", str(tmp_path / "s")]) == 2
+    assert "--connect-timeout" in _one_line(capfd)
+
+
+@pytest.fixture
+def scheduler():
+    """A Dask scheduler of this process without workers: its address."""
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=0, dashboard_address=None, silence_logs=logging.CRITICAL)
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def test_a_scheduler_without_workers_is_named(scheduler, tmp_path, capfd):
+    out = tmp_path / "never"
+    assert main([*SMALL, "--scheduler", scheduler, "--connect-timeout", "1", "--out", str(out)]) == 1
+    assert f"the Dask scheduler at {scheduler} has no worker" in _one_line(capfd)
+    assert not out.exists()
+
+
+# a Dask worker whose Python cannot import deepxbar (nor the project's other packages)
+_WORKER_WITHOUT_DEEPXBAR = r"""
+import importlib.abc, sys
+
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("deepxbar", "circuits", "hw", "models"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Missing())
+sys.argv = ["dask-worker", sys.argv[1], "--nthreads", "1", "--no-nanny", "--no-dashboard"]
+from distributed.cli.dask_worker import main
+main()
+"""
+
+
+def test_workers_without_deepxbar_are_named(scheduler, tmp_path, capfd):
+    worker = subprocess.Popen([sys.executable, "-c", _WORKER_WITHOUT_DEEPXBAR, scheduler],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        out = tmp_path / "never"
+        assert main([*SMALL, "--scheduler", scheduler, "--connect-timeout", "30", "--out", str(out)]) == 1
+        line = _one_line(capfd)
+        assert "the Dask workers cannot import deepxbar" in line and "No module named 'deepxbar'" in line
+        assert line.endswith("install it on every worker")
+        assert not out.exists()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def test_a_worker_that_always_dies_is_recorded_as_failed_and_resumed(tmp_path, capfd, monkeypatch):
+    from deepxbar.sweep import TEST_WORKER_EXIT
+
+    out = tmp_path / "s"
+    monkeypatch.setenv(TEST_WORKER_EXIT, "1")  # the job of seed 1 kills its worker, every time Dask tries it
+    args = ["sweep", "--grid", "write_noise=0,0.01", "--task", "and", "--seeds", "2", "--epochs", "5"]
+    assert main([*args, "--workers", "2", "--out", str(out), "--json"]) == 1
+    cap = capfd.readouterr()
+    err = [line for line in cap.err.splitlines() if line.strip() and "sweep runs" not in line]
+    assert len(err) == 1 and err[0].startswith("deepxbar sweep: error: 2 of 4 runs failed (first: KilledWorker"), err
+    assert f"deepxbar sweep --resume {out}" in err[0]
+    s = json.loads(cap.out)
+    assert (s["runs"], s["failed"], s["ran"]) == (2, 2, 2)
+    assert [(r["runs"], r["failed"]) for r in s["summary"]] == [(1, 1), (1, 1)]
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 4 and list(df.columns)[-1] == "error"
+    failed = df[df["error"].notna()]
+    assert set(failed["seed"]) == {1} and failed["accuracy"].isna().all()
+    assert df.loc[df["error"].isna(), "accuracy"].notna().all()
+    assert len(pd.read_parquet(out / "results.parquet")) == 4
+    monkeypatch.delenv(TEST_WORKER_EXIT)
+    assert main(["sweep", "--resume", str(out), "--workers", "0", "--json"]) == 0  # only the failed ones run
+    s = json.loads(capfd.readouterr().out)
+    assert (s["runs"], s["failed"], s["ran"]) == (4, 0, 2)
+    df = pd.read_csv(out / "results.csv")
+    assert "error" not in df.columns and df["accuracy"].notna().all()
+    assert not (out / "failed").exists()
+
+
+def test_a_worker_that_dies_once_is_retried(tmp_path, capfd, monkeypatch):
+    from deepxbar.sweep import TEST_WORKER_EXIT
+
+    marker = tmp_path / "died"
+    monkeypatch.setenv(TEST_WORKER_EXIT, f"0:{marker}")  # seed 0's first worker dies, the retry succeeds
+    out = tmp_path / "s"
+    assert main([*SMALL, "--workers", "1", "--out", str(out), "--json"]) == 0
+    s = json.loads(capfd.readouterr().out)
+    assert marker.exists() and (s["runs"], s["failed"]) == (1, 0)
+    assert pd.read_csv(out / "results.csv")["accuracy"].notna().all()
+
+
+def test_a_failing_job_is_recorded_and_the_others_go_on(tmp_path, capfd, monkeypatch):
+    import deepxbar.sweep as sweep
+
+    real = sweep.experiment.run
+
+    def run(task, cfg, seeds, **kw):
+        if seeds == [1]:
+            raise FloatingPointError("the phases diverged")
+        return real(task, cfg, seeds, **kw)
+
+    monkeypatch.setattr(sweep.experiment, "run", run)
+    out = tmp_path / "s"
+    assert main(["sweep", "--grid", "write_noise=0", "--task", "and", "--seeds", "3", "--epochs", "2", "--workers", "0",
+                 "--out", str(out)]) == 1
+    cap = capfd.readouterr()
+    err = [line for line in cap.err.splitlines() if line.strip() and "sweep runs" not in line]
+    assert len(err) == 1 and "1 of 3 runs failed (first: FloatingPointError: the phases diverged)" in err[0], err
+    assert "2 runs (2 new, 1 failed)" in cap.out and "failed" in cap.out.splitlines()[0]
+    df = pd.read_csv(out / "results.csv")
+    assert df["error"].tolist()[1] == "FloatingPointError: the phases diverged" and df["error"].isna().sum() == 2
+
+
+def test_damaged_records_run_again_on_resume(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(_tiny(out, "--grid", "read_noise=0,0.01")) == 0
+    capsys.readouterr()
+    records = sorted((out / "runs").glob("*.json"))
+    records[0].write_text(records[0].read_text()[:20])  # truncated
+    records[1].write_text('{"accuracy": "high"}')  # not a record deepxbar writes
+    (out / "runs" / "foreign.json").write_text("{}")
+    assert main(["sweep", "--resume", str(out), "--workers", "0", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["ran"] == 2 and s["runs"] == 4
+    assert len(pd.read_csv(out / "results.csv")) == 4
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("{}", "lacks 'device'"),
+    ("[]", "malformed"),
+    ('{"device": "rram", "task": "and", "seeds": 1, "epochs": 1, "grid": {"write_noise": ["high"]}}', "write_noise"),
+    ('{"device": "rram", "task": "and", "seeds": 1e300, "epochs": 1, "grid": {"write_noise": [0]}}', "--seeds"),
+    ('{"device": "rram", "task": "and", "seeds": 10000000, "epochs": 1, "grid": {"write_noise": [0]}}', "--seeds"),
+    ('{"device": "rram", "task": "and", "seeds": 1000000, "epochs": 1, "grid": {"write_noise": [0, 0.1]}}',
+     "2,000,000 jobs"),
+    ('{"device": "rram", "task": "and", "seeds": 1, "epochs": 1e400, "grid": {"write_noise": [0]}}', "--epochs"),
+    ('{"mode": "deploy", "run": 5, "device": "rram", "grid": {}}', "malformed"),
+    ('{"device": "rram", "data": 3, "seeds": 1, "epochs": 1, "grid": {"write_noise": [0]}}', "malformed"),
+    ("NaN", "malformed"),
+])
+def test_a_malformed_spec_is_one_line(tmp_path, capsys, spec, fragment):
+    out = tmp_path / "s"
+    out.mkdir()
+    (out / "spec.json").write_text(spec)
+    assert main(["sweep", "--resume", str(out), "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0], err
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--resume", "DIR", "--grid", "write_noise=0"], "--grid: does not apply with --resume"),
+    (["--resume", "DIR", "--seeds", "2"], "--seeds: does not apply with --resume"),
+    (["--grid", "write_noise=0", "--workers", "100000"], "--workers 100000"),
+    (["--grid", "write_noise=0", "--out", "/proc/deepxbar-sweep"], "cannot write"),
+])
+def test_options_that_cannot_apply_are_refused(tmp_path, capsys, args, fragment):
+    args = [str(tmp_path / "s") if a == "DIR" else a for a in args]
+    assert main(["sweep", "--workers", "0", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0], err
