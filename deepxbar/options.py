@@ -106,11 +106,17 @@ def tile_size(text: str) -> int:
     return value
 
 
-def add_tile_option(p, default: int | None = None) -> None:
+def add_tile_option(p, default: int | None = None, help: str | None = None) -> None:
     p.add_argument("--tile-size", type=tile_size, default=default, metavar="T",
-                   help=f"the crossbar is cut into tiles of at most T x T devices, each with its own "
-                        f"wires, drivers and sense amplifiers; matters with --line-resistance "
-                        f"(default {TILE_SIZE})")
+                   help=help or f"the crossbar is cut into tiles of at most T x T devices, each with its own "
+                                f"wires, drivers and sense amplifiers; matters with --line-resistance "
+                                f"(default {TILE_SIZE})")
+
+
+def add_force_option(p) -> None:
+    """``--force``: go on past the memory guard (deepxbar/resources.py)."""
+    p.add_argument("--force", action="store_true",
+                   help="go on when the memory estimate exceeds this machine's memory")
 
 
 def line_resistance(text: str) -> float:
@@ -138,8 +144,7 @@ def add_line_resistance_option(p, default: float | None, what: str) -> None:
 def chip_options(p) -> None:
     """The chip a run's decks realise: its wires and, for hardware runs, when it is read."""
     add_line_resistance_option(p, None, "(default: the run's own; 0 for software runs)")
-    p.add_argument("--tile-size", type=tile_size, metavar="T",
-                   help=f"devices per side of a tile (default: the run's own; {TILE_SIZE} for software runs)")
+    add_tile_option(p, help=f"devices per side of a tile (default: the run's own; {TILE_SIZE} for software runs)")
     p.add_argument("--time", type=number(float, 0.0), metavar="SECONDS",
                    help="hardware runs: read the devices this long after programming (drift; default: as "
                    "programmed)")

@@ -21,7 +21,7 @@ from hw.wires import TILE_SIZE
 from .. import resources
 from ..formats import when
 from ..hardware import add_tile_option, device_config
-from ..options import (MAX_INSTANCES, MAX_VERIFY_ITERATIONS, MAX_REPEATS, MAX_SAMPLES, UsageError,
+from ..options import (MAX_INSTANCES, MAX_REPEATS, MAX_SAMPLES, MAX_VERIFY_ITERATIONS, UsageError, add_force_option,
                        add_line_resistance_option, count, number, number_list)
 from ..experiment import STABILITY_SAMPLES, is_data_set, judged_samples
 from ..runs import check_file_writable, load_run, task_of, write_file_atomically
@@ -62,8 +62,7 @@ def add_parser(sub):
                    help=f"data-set runs: judge on the first N test samples (default {STABILITY_SAMPLES}); "
                    "logic tasks: every pattern")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
-    p.add_argument("--force", action="store_true",
-                   help="go on when the memory estimate exceeds this machine's memory")
+    add_force_option(p)
     return p
 
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from models.evaluation import BASIN_STARTS, basin_accuracy, weight_noise_robustness
 
 from .. import resources
-from ..options import MAX_INSTANCES, count, number_list
+from ..options import MAX_INSTANCES, add_force_option, count, number_list
 from ..runs import check_file_writable, load_run, task_of, write_file_atomically
 
 DEFAULT_NOISE = "0,0.003,0.01,0.03,0.1"
@@ -31,8 +31,7 @@ def add_parser(sub):
     p.add_argument("--trials", type=count(MAX_INSTANCES), default=20, metavar="K",
                    help=f"noise draws per sigma and seed, 1 to {MAX_INSTANCES:,} (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
-    p.add_argument("--force", action="store_true",
-                   help="go on when the memory estimate exceeds this machine's memory")
+    add_force_option(p)
     return p
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..experiment import STABILITY_SAMPLES, judged_samples
 from ..hardware import add_device_options, crossbar_config
 from .. import resources
-from ..options import MAX_INSTANCES, MAX_REPEATS, MAX_SAMPLES, UsageError, count
+from ..options import MAX_INSTANCES, MAX_REPEATS, MAX_SAMPLES, UsageError, add_force_option, count
 from ..runs import check_file_writable, load_run, task_of, write_file_atomically
 
 
@@ -29,8 +29,7 @@ def add_parser(sub):
     p.add_argument("--trials", type=count(MAX_INSTANCES), default=20,
                    help=f"with --device: hardware instances sampled, 1 to {MAX_INSTANCES:,} (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
-    p.add_argument("--force", action="store_true",
-                   help="go on when the memory estimate exceeds this machine's memory")
+    add_force_option(p)
     return p
 
 

@@ -20,8 +20,8 @@ from .. import data, experiment, resources, runs
 from ..configs import CONFIGS, Preset, data_preset, preset
 from ..formats import si
 from ..hardware import add_device_options, crossbar_config
-from ..options import (MAX_BATCH, MAX_EPOCHS, MAX_HIDDEN, MAX_SEEDS, SEED_BELOW, UsageError, count, number,
-                       seed_type)
+from ..options import (MAX_BATCH, MAX_EPOCHS, MAX_HIDDEN, MAX_SEEDS, SEED_BELOW, UsageError, add_force_option, count,
+                       number, seed_type)
 from ..tasks import TASKS, make_task
 
 # option -> TrainConfig field, for the options that override the preset when given
@@ -99,8 +99,7 @@ def add_parser(sub):
     p.add_argument("--out", type=Path, help="run folder to create (default: runs/TASK-MODEL-CONFIG-TIME)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--force", action="store_true",
-                   help="go on when the memory estimate exceeds this machine's memory")
+    add_force_option(p)
     return p
 
 
