@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ARCHITECTURES = ("complete", "layered")
+ARCHITECTURES = ("complete", "layered", "skip")
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,10 @@ class Topology:
     n_hidden : number of hidden neurons (>= 0).
     n_out : number of output neurons (>= 1).
     architecture : ``"complete"`` (every pair except self-loops, connections into an
-        input and input-to-input) or ``"layered"`` (consecutive layers only, forward
-        and backward).
+        input and input-to-input), ``"layered"`` (consecutive layers only, forward
+        and backward) or ``"skip"`` (layered, plus every input connected straight to
+        every output: on an input-to-output connection the DEEP rule is the delta rule,
+        so the outputs hold a linear classifier of the inputs beside the hidden layer).
     hidden_layers : sizes of the hidden layers in neuron order, summing to ``n_hidden``;
         empty (the default) means one hidden layer of ``n_hidden`` neurons, and a single
         size is stored as empty (the same network). A ``"layered"`` network connects
@@ -106,6 +108,8 @@ class Topology:
         for a, b in zip(layers[:-1], layers[1:]):
             m[np.ix_(a, b)] = True  # forward
             m[np.ix_(b, a)] = True  # backward
+        if self.architecture == "skip":
+            m[self.inputs, self.outputs] = True
         m[:, self.inputs] = False
         return m
 

@@ -66,12 +66,15 @@ def add_parser(sub):
                    help="hidden neurons: one size (128) or the sizes of several hidden layers in order "
                    f"(128,64), each >= 1, at most {MAX_HIDDEN:,} in all (default: from --config). Several sizes are the layers of a "
                    "layered network (inputs -> 128 -> 64 -> outputs, each pair of consecutive layers "
-                   "connected both ways) and imply --architecture layered unless given; with "
+                   "connected both ways) and imply --architecture layered unless given or the "
+                   "config's is layered or skip; with "
                    "--architecture complete only their total matters (it is recorded)")
     p.add_argument("--architecture", choices=ARCHITECTURES,
-                   help="complete (every pair but self-loops and into inputs) or layered (consecutive "
-                   "layers only, both ways); default: from --config (complete for logic tasks, layered "
-                   "for large data sets), layered when --hidden gives several layers")
+                   help="complete (every pair but self-loops and into inputs), layered (consecutive "
+                   "layers only, both ways) or skip (layered, plus every input straight to every "
+                   "output); default: from --config (complete for logic tasks and small data sets, "
+                   "skip for DEEP and layered for asym-EP on large ones), layered when --hidden gives "
+                   "several layers and the config's is complete")
     p.add_argument("--epochs", type=count(MAX_EPOCHS), help=f"epochs, 1 to {MAX_EPOCHS:,} (default: from --config)")
     p.add_argument("--seed", type=seed_type, default=0, help="first seed, 0 <= SEED < 2**32 (default 0)")
     p.add_argument("--seeds", type=count(MAX_SEEDS), default=SEEDS, metavar="K",
@@ -207,7 +210,7 @@ def train_config(args, pre: Preset) -> TrainConfig:
     overrides.update({name: getattr(args, opt) for opt, name in OVERRIDES if getattr(args, opt) is not None})
     if args.hidden is not None:  # one size: one hidden layer; several: layered unless told otherwise
         overrides.update(n_hidden=sum(args.hidden), hidden_layers=args.hidden if len(args.hidden) > 1 else None)
-        if len(args.hidden) > 1 and args.architecture is None:
+        if len(args.hidden) > 1 and args.architecture is None and base.architecture == "complete":
             overrides["architecture"] = "layered"
     if args.sign:
         overrides["sign"] = True

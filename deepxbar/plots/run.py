@@ -213,24 +213,31 @@ def confusion_matrix(outputs: np.ndarray, Y: np.ndarray, classes, path: Path, ti
     plt.close(fig)
 
 
-def input_weight_images(net: Network, seed_index: int, side: int, path: Path, shown: int = 32) -> None:
+def input_weight_images(net: Network, seed_index: int, side: int, path: Path, shown: int = 32,
+                        classes=None) -> None:
     """The input weights of the first ``shown`` units of the first hidden layer of one
-    network as ``side x side`` images (digits: 8 x 8), each on its own symmetric colour scale."""
+    network as ``side x side`` images (digits: 8 x 8), each on its own symmetric colour
+    scale; with ``classes`` (a ``skip`` network), the input weights of the outputs instead
+    (its skip connections: the linear classifier beside the hidden layer)."""
     topo = net.topology
-    first = topo.layers()[1]  # the first hidden layer: the one the inputs feed in a layered network
-    W = net.W[seed_index][: side * side, first[0]:first[-1] + 1]  # data inputs -> first hidden layer
+    units = topo.layers()[1] if classes is None else topo.layers()[-1]  # first hidden layer, or outputs
+    W = net.W[seed_index][: side * side, units[0]:units[-1] + 1]  # data inputs -> those units
     m = min(shown, W.shape[1])
-    cols = min(8, m)
+    cols = min(8 if classes is None else 10, m)
     rows = -(-m // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows + 0.3), squeeze=False,
+                             constrained_layout=True)
     for u, ax in enumerate(axes.flat):
         ax.axis("off")
         if u < m:
             img = W[:, u].reshape(side, side)
             v = max(np.abs(img).max(), 1e-12)
             ax.imshow(img, cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
-            ax.set_title(f"h{u}", fontsize=7)
-    which = "first-layer hidden units" if len(topo.hidden_sizes) > 1 else "hidden units"
+            ax.set_title(f"h{u}" if classes is None else f"class {classes[u]}", fontsize=7)
+    if classes is not None:
+        which = "outputs (skip connections)"
+    else:
+        which = "first-layer hidden units" if len(topo.hidden_sizes) > 1 else "hidden units"
     fig.suptitle(f"input weights of {which} (red excites, blue inhibits)", fontsize=9)
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -242,7 +249,7 @@ def run_plots(exp, title: str, bias_input: bool) -> dict[str, Callable[[Path], N
     large); the conductances of a hardware run; the decision map of a two-input logic
     task; for a data set the accuracy curves, the test confusion matrix and, when the
     features form a square image (digits: 8 x 8), the input weights of the first hidden
-    layer's units."""
+    layer's units (and of the outputs, in a ``skip`` network)."""
     net, seeds, task = exp.net, exp.seeds, exp.task
     writers = {
         "training_curves.png": lambda p: training_curves(exp.history, p, title),
@@ -259,6 +266,8 @@ def run_plots(exp, title: str, bias_input: bool) -> dict[str, Callable[[Path], N
         side = int(round(task.n_data_inputs ** 0.5))
         if side * side == task.n_data_inputs and side >= 4 and net.topology.n_hidden > 0:
             writers["input_weights.png"] = lambda p: input_weight_images(net, 0, side, p)
+        if side * side == task.n_data_inputs and side >= 4 and net.topology.architecture == "skip":
+            writers["skip_weights.png"] = lambda p: input_weight_images(net, 0, side, p, classes=task.classes)
     elif task.n_data_inputs == 2:
         writers["decision_map.png"] = lambda p: decision_maps(
             net, exp.cfg, seeds, task.X, task.Y, p, bias_input)

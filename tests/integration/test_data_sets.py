@@ -61,7 +61,7 @@ def test_train_data_set_from_the_command_line(cli, tmp_path):
     assert len(s["per_seed"]) == 2 and 0 <= s["test_accuracy_mean"] <= 1
     assert s["test_accuracy_mean"] == pytest.approx(np.mean([p["test_accuracy"] for p in s["per_seed"]]))
     files = {p.name for p in out.iterdir()}
-    assert {"data.npz", "accuracy.png", "confusion.png", "input_weights.png", "metrics.csv"} <= files
+    assert {"data.npz", "accuracy.png", "confusion.png", "input_weights.png", "skip_weights.png", "metrics.csv"} <= files
     assert "decision_map.png" not in files
     with (out / "metrics.csv").open() as fh:
         rows = list(csv.DictReader(fh))

@@ -46,7 +46,8 @@ def test_data_presets_by_size_and_config():
     from deepxbar.configs import SMALL_DATA, data_preset
     small, large = data_preset("default", "deep", SMALL_DATA), data_preset("default", "deep", SMALL_DATA + 1)
     assert small.batch_size is None and small.train.architecture == "complete"  # the full batch
-    assert large.batch_size == 32 and large.train.architecture == "layered" and large.train.n_hidden == 128
+    assert large.batch_size == 32 and large.train.architecture == "skip" and large.train.n_hidden == 128
+    assert data_preset("default", "asym-ep", SMALL_DATA + 1).train.architecture == "layered"
     assert large.train.newton_at is not None and small.train.newton_at is None
     assert data_preset("default", "asym-ep", 10).train.model == "asym-ep"
     with pytest.raises(ValueError, match="logic tasks"):

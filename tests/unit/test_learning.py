@@ -60,3 +60,29 @@ def test_sparsify_removes_only_weak_live_connections():
         assert (np.abs(W[removed]) <= 0.01).all()  # only weak ones go
         alive = new
     assert alive.sum() < (np.abs(W) > 0.01).sum() + 5  # most weak ones are gone by now
+
+
+def test_deep_rule_on_a_skip_connection_is_the_delta_rule():
+    # An input is clamped, so along the nudged phase int x_i ds_k = x_i (s_k^beta - s_k^0),
+    # and the drain term int x_i dx_i is 0: the update of an input-to-output weight is
+    # eta / (B T2) sum_samples x_i (s_k^beta - s_k^0), whatever the trajectory.
+    from models.training import TrainConfig, new_networks, numpy_engine, step
+    rng = np.random.default_rng(3)
+    cfg = TrainConfig(n_hidden=4, architecture="skip", gamma=3.0, beta=4.0, eta=50.0, drain=True,
+                      init_std=0.3, max_inhibition=0.45)
+    t = cfg.topology(4, 2)
+    X = np.hstack([rng.random((6, 3)), np.ones((6, 1))])
+    Y = np.eye(2)[rng.integers(0, 2, 6)]
+    net = new_networks(t, cfg, [np.random.default_rng(0)])
+    engine = numpy_engine(cfg)
+    free = engine(deep_field(net.W, 6, t.free_mask(), cfg.gamma),
+                  initial_states(t, X, [np.random.default_rng(1)], cfg.init_state), steps=cfg.t1)
+    nudged = engine(deep_field(net.W, 6, t.free_mask(), cfg.gamma).nudged(cfg.beta, Y, t.output_mask()),
+                    free.s, steps=cfg.t2)
+    assert free.converged.all() and nudged.converged.all()
+    new, _ = step(net, cfg, X, Y, [np.random.default_rng(1)], 0, engine,
+                  deep_field(net.W, 6, t.free_mask(), cfg.gamma))
+    delta = nudged.s[0][:, t.outputs] - free.s[0][:, t.outputs]
+    want = cfg.eta / (6 * cfg.t2) * X.T @ delta
+    assert np.abs(delta).max() > 1e-2  # the nudge moved the outputs
+    assert np.allclose(new.W[0][t.inputs, t.outputs] - net.W[0][t.inputs, t.outputs], want, rtol=1e-6, atol=1e-12)

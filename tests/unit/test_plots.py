@@ -72,3 +72,9 @@ def test_several_hidden_layers_get_a_column_each_and_the_first_one_its_input_wei
     plots.input_weight_images(wide, 0, 8, tmp_path / "w.png")
     assert len(shown) == 8  # the units of the first hidden layer only
     assert np.array_equal(shown[0], wide.W[0][:64, 65].reshape(8, 8))
+    shown.clear()
+    skip = new_networks(Topology(65, 12, 10, "skip"), TrainConfig(n_hidden=12, architecture="skip"),
+                        [np.random.default_rng(0)])
+    plots.input_weight_images(skip, 0, 8, tmp_path / "s.png", classes=list(range(10)))
+    assert len(shown) == 10  # one image per class: the skip connections into the outputs
+    assert np.array_equal(shown[3], skip.W[0][:64, 65 + 12 + 3].reshape(8, 8)) and np.abs(shown[3]).max() > 0

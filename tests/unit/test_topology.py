@@ -24,6 +24,17 @@ def test_layered_mask_keeps_consecutive_layers_both_ways():
             assert m[i, j] == expected, (i, j)
 
 
+def test_skip_mask_is_the_layered_one_plus_every_input_to_every_output():
+    t = Topology(3, 5, 2, "skip", (3, 2))
+    layered = Topology(3, 5, 2, "layered", (3, 2)).mask()
+    m = t.mask()
+    inputs, out = slice(0, 3), slice(8, 10)
+    assert m[inputs, out].all() and not layered[inputs, out].any()
+    extra = m & ~layered
+    assert extra.sum() == 3 * 2 and not (layered & ~m).any()  # nothing else added, nothing lost
+    assert not m[:, inputs].any()  # still nothing into an input
+
+
 def test_init_weights_zero_off_mask_and_std(rng=np.random.default_rng(0)):
     t = Topology(3, 20, 2)
     W = t.init_weights(rng, 4, 0.05)
