@@ -19,6 +19,9 @@ from models.topology import Topology
 from models.training import train
 
 
+MAX_DT = 0.9  # the adaptive column's longest step: below the Euler stability bound 2 / max|eigenvalue| of these networks' Jacobians (1.0 to 1.09; max|eigenvalue| 1.84 to 2.0 for N = 64 to 1024)
+
+
 def timed(fn, repeat=1):
     best = np.inf
     for _ in range(repeat):
@@ -55,9 +58,11 @@ def main() -> None:
     print("targets: fast >= 20x reference; fast <= 0.25 s per net; 10 seeds batched <= 1 s")
 
     print("\nsettling one free phase, batch 256, W ~ N(0, 0.09/N), leak 1 (wall seconds; steps: median / max;"
-          " residual: the largest projected residual at the end)")
-    print(f"{'N':>6} {'fast':>8} {'steps':>13} {'fast + Newton':>14} {'steps':>11} {'reference 1000 steps':>21} "
-          f"{'its residual':>13} {'|Newton - fast|':>16} {'converged (fast, Newton)':>25}")
+          " residual: the largest projected residual at the end; |x - fast|: the largest distance to the fast"
+          " solver's state over the samples both settle)")
+    print(f"{'N':>6} {'reference 1000 steps':>21} {'its residual':>13} | {'fast':>8} {'steps':>13} | "
+          f"{'+ Newton':>9} {'steps':>13} {'|x - fast|':>11} | {'adaptive dt':>11} {'steps':>13} {'|x - fast|':>11} | "
+          f"{'converged (fast, Newton, adaptive)':>35}")
     rng = np.random.default_rng(0)
     for n in (64, 256, 512, 1024):
         t = Topology(8, n - 9, 1)
@@ -66,21 +71,30 @@ def main() -> None:
         s0 = np.concatenate([X[None], rng.uniform(0, 0.1, (1, 256, n - 8))], axis=-1)
         field = deep_field(W, 256, t.free_mask(), gamma=1.0)
         settle(deep_field(W, 2, t.free_mask(), gamma=1.0), s0[:, :2], solver="fast", newton_at=1e-2)  # compile
-        if args.quick and n > 512:
-            t_fast, r, fast = None, None, "skipped"
-        else:
-            t_fast, r = timed(lambda: settle(field, s0, solver="fast"))
-            fast = f"{t_fast:.2f}"
-        t_newton, rn = timed(lambda: settle(field, s0, solver="fast", newton_at=1e-2))
         t_ref, rr = timed(lambda: settle(field, s0, solver="reference", steps=1000))
-        steps = "-" if r is None else f"{int(np.median(r.steps))} / {int(r.steps.max())}"
-        diff = "-" if r is None else f"{np.abs(rn.s - r.s).max():.1e}"
-        conv = ("-" if r is None else f"{r.converged.mean():.0%}") + f", {rn.converged.mean():.0%}"
-        print(f"{n:>6} {fast:>8} {steps:>13} {t_newton:>14.2f} "
-              f"{int(np.median(rn.steps)):>5} / {int(rn.steps.max()):<5} {t_ref:>21.2f} {rr.residual.max():>13.1e} "
-              f"{diff:>16} {conv:>25}", flush=True)
-    print("fast + Newton: TrainConfig.newton_at = 1e-2 (the data-set preset); converged: projected residual "
-          "below 1e-9")
+        runs = {"fast": {}, "newton": {"newton_at": 1e-2}, "adaptive": {"max_dt": MAX_DT}}
+        if args.quick and n > 512:
+            runs.pop("fast")
+        res = {name: timed(lambda: settle(field, s0, solver="fast", **kw)) for name, kw in runs.items()}
+
+        def cols(name, compare=True):
+            if name not in res:
+                return f"{'skipped':>9} {'-':>13}" + (f" {'-':>11}" if compare else "")
+            t_x, r = res[name]
+            out = f"{t_x:>9.2f} {int(np.median(r.steps)):>6} / {int(r.steps.max()):<6}"
+            if compare:
+                if "fast" in res:
+                    both = r.converged & res["fast"][1].converged
+                    out += f" {np.abs(r.s - res['fast'][1].s).max(-1)[both].max():>11.1e}"
+                else:
+                    out += f" {'-':>11}"
+            return out
+        conv = ", ".join(f"{res[k][1].converged.mean():.0%}" if k in res else "-" for k in runs)
+        print(f"{n:>6} {t_ref:>21.2f} {rr.residual.max():>13.1e} | {cols('fast', False)} | {cols('newton')} | "
+              f"{cols('adaptive')} | {conv:>35}", flush=True)
+    print(f"+ Newton: newton_at = 1e-2 (the data-set presets); adaptive dt: max_dt = {MAX_DT} (steps between dt and"
+          " max_dt); converged: projected residual below 1e-9")
+
 
 if __name__ == "__main__":
     main()

@@ -40,7 +40,7 @@ HARDWARE_KEYS = ("device", "g0", "line_resistance", "write_verify", "drift_time"
 # block's hidden_layers is written only for several hidden layers (``train_dict``): absent,
 # it means one hidden layer of n_hidden, as before it existed.
 ADDED_IN_FORMAT_1 = {"": ("batch_size", "data"), "hardware": ("reads", "deadband", "off_conductance", "tile_size"),
-                     "train": ("eta_final", "paper_horizon", "newton_at", "hidden_layers")}
+                     "train": ("eta_final", "paper_horizon", "newton_at", "hidden_layers", "max_dt")}
 DATA_KEYS = ("source", "label", "split_seed", "test_fraction")
 
 

@@ -37,6 +37,9 @@ SOLVERS = ("reference", "fast")
 POLISH_AT = 1e-5  # residual at which the exact polish is tried (earlier costs path accuracy)
 REACH_PER_RESIDUAL = 50.0  # its candidate may lie this many residuals away (slowest rate 0.02 per tau)
 NEWTON_ITERATIONS = 12
+STEP_GROWTH = 1.1  # max_dt: a sample's step grows by this after a calm step ...
+STEP_ACCEPT = 3.0  # ... one that left its residual below this many times what it was
+STEP_DIVERGED = 10.0  # a residual this many times a sample's smallest halves its longest step
 _BLAS_MIN_N = 48  # below this, compiled per-sample loops beat one BLAS matmul per step
 _ZERO_FIELD = 1e-12  # a saturated neuron's field this small pointing inward counts as zero
 
@@ -70,6 +73,7 @@ def settle(
     accumulate: bool = False,
     hebbian: bool = False,
     newton_at: float | None = None,
+    max_dt: float | None = None,
 ) -> SettleResult:
     """Settle ``s0`` (K, B, N) under ``field``.
 
@@ -81,11 +85,23 @@ def settle(
     stable equilibrium within ``REACH_PER_RESIDUAL`` residuals of the Euler state. Much
     faster where the Euler map converges slowly; in a network with several stable
     equilibria it may pick another one than the Euler trajectory would reach (None: off).
+
+    ``max_dt`` (fast solver, N >= 48, no path integral): every sample's step adapts
+    between ``dt`` and ``max_dt``: it grows by ``STEP_GROWTH`` after a step that left the
+    projected residual below ``STEP_ACCEPT`` times what it was, and halves (not below
+    ``dt``) after one that did not. The fixed points of the projected Euler map are the
+    zeros of the projected residual whatever the step, so a settled state is an
+    equilibrium of the same field, checked to the same ``tol``; the route is not the
+    ``dt`` trajectory, so in a network with several stable equilibria it may reach
+    another one. ``max_dt`` must stay below the map's stability bound (about 2 / the
+    largest |eigenvalue| of the Jacobian): above it the steps oscillate (None: off).
     """
+    if max_dt is not None and not (np.isfinite(max_dt) and max_dt >= dt):
+        raise ValueError(f"max_dt must be a finite number >= dt ({dt}); got {max_dt!r}")
     if solver == "reference":
         return _settle_reference(field, s0, dt, steps, tol, accumulate, hebbian)
     if solver == "fast":
-        return _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian, newton_at)
+        return _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian, newton_at, max_dt)
     raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
 
 
@@ -105,7 +121,7 @@ def _settle_reference(field, s0, dt, steps, tol, accumulate, hebbian) -> SettleR
     return SettleResult(s, np.full((K, B), steps), res, res < tol, path, hebb)
 
 
-def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian, newton_at) -> SettleResult:
+def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian, newton_at, max_dt) -> SettleResult:
     K, B, N = s0.shape
     s = np.array(s0, dtype=float, order="C")
     A = np.ascontiguousarray(field.A, dtype=float)
@@ -123,13 +139,17 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian, newt
     else:  # large N: batched BLAS steps, then the same polish per sample (in parallel)
         done = np.zeros((K, B), dtype=np.bool_)
         cand = np.empty_like(s)
+        adaptive = max_dt if max_dt is not None and max_dt > dt and not (accumulate or hebbian) else None
         if newton_at is not None and not accumulate and newton_at > polish_tol:
             s = _euler_batched(s, field, dt, newton_at, max_steps, accumulate, hebbian, steps, path, hebb,
-                               taken, done)
+                               taken, done, adaptive)
             accepted = np.zeros((K, B), dtype=np.bool_)
             _newton_all(s, A, d, c, free, tol, REACH_PER_RESIDUAL, done, cand, accepted)
             s[accepted] = cand[accepted]
             done |= accepted
+        if adaptive is not None:  # to tol with adaptive steps: no polish (it would check stability)
+            s = _euler_batched(s, field, dt, tol, max_steps, False, False, steps, path, hebb, taken, done, adaptive)
+            done |= residual_norm(s, field) < tol
         s = _euler_batched(s, field, dt, polish_tol, max_steps, accumulate, hebbian, steps, path, hebb,
                            taken, done)
         accepted = np.zeros((K, B), dtype=np.bool_)
@@ -147,22 +167,41 @@ def _settle_fast(field, s0, dt, steps, tol, max_steps, accumulate, hebbian, newt
                         path if accumulate else None, hebb if hebbian else None)
 
 
-def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, path, hebb, taken, done):
+def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, path, hebb, taken, done,
+                   max_dt=None):
     """The Euler map for large N: per network, one BLAS matmul per step over the samples
     still moving (not ``done``, residual >= tol, under ``max_steps``). Updates ``s`` in
-    place and returns it."""
+    place and returns it. With ``max_dt``, each sample's step adapts (``settle``)."""
     K = s.shape[0]
     for k in range(K):
         live = np.flatnonzero(~done[k] & (taken[k] < max_steps))
+        h = np.full(s.shape[1], float(dt))
+        cap = np.full(s.shape[1], float(max_dt or dt))  # each sample's longest step so far allowed
+        previous = np.full(s.shape[1], np.inf)  # each sample's residual before its last step
+        best = np.full(s.shape[1], np.inf)  # and the smallest it has had
+        last = np.zeros(s.shape[1:])  # each sample's projected residual before its last step
         while live.size:
             x = s[k, live]
             f = AffineField(field.A[k:k + 1], field.d[k:k + 1, live], field.c[k:k + 1, live],
                             field.free)(x[None])[0]
-            moving = np.abs(projected_residual(x, f)).max(-1) >= tol
+            p = projected_residual(x, f)
+            r = np.abs(p).max(-1)
+            if max_dt is not None:
+                # steps too long for this network: the residual grows tenfold, or the field turns back
+                # (the map overshoots and cycles, which the clip can keep bounded)
+                diverging = (r > STEP_DIVERGED * best[live]) | (np.einsum("sn,sn->s", p, last[live]) < 0)
+                last[live] = p
+                cap[live] = np.where(diverging, np.maximum(cap[live] / 2, dt), cap[live])
+                best[live] = np.where(diverging, r, np.minimum(best[live], r))
+                calm = r <= STEP_ACCEPT * previous[live]
+                h[live] = np.where(calm & ~diverging, np.minimum(h[live] * STEP_GROWTH, cap[live]),
+                                   np.maximum(h[live] / 2, dt))
+                previous[live] = r
+            moving = r >= tol
             live, x, f = live[moving], x[moving], f[moving]
             if not live.size:
                 break
-            new = np.clip(x + dt * f, 0.0, 1.0)
+            new = np.clip(x + (dt if max_dt is None else h[live, None]) * f, 0.0, 1.0)
             if accumulate:
                 path[k] += new.T @ (new - x)
             if hebbian:  # only the steps within the nominal horizon

@@ -65,6 +65,7 @@ class TrainConfig:
     max_steps: int = 10_000   # cap per sample and phase of the fast solver (10x T1; unconverged is reported)
     paper_horizon: bool = False  # training phases stop at T1 / T2 steps if not settled, as the paper's (judging keeps max_steps)
     newton_at: float | None = None  # fast solver, N >= 48, free phases: active-set Newton from this residual (None: off)
+    max_dt: float | None = None  # fast solver, N >= 48, free phases: adaptive steps between dt and this (None: off)
 
     def __post_init__(self) -> None:
         choices = {"model": models.names(), "architecture": ARCHITECTURES, "solver": SOLVERS}
@@ -88,6 +89,9 @@ class TrainConfig:
         if self.newton_at is not None and not (isinstance(self.newton_at, (int, float))
                                                and math.isfinite(self.newton_at) and self.newton_at > 0):
             raise ValueError(f"newton_at must be a finite number > 0 or None; got {self.newton_at!r}")
+        if self.max_dt is not None and not (isinstance(self.max_dt, (int, float)) and math.isfinite(self.max_dt)
+                                            and self.max_dt >= self.dt):
+            raise ValueError(f"max_dt must be a finite number >= dt ({self.dt}) or None; got {self.max_dt!r}")
         if self.eta_final is not None and not (isinstance(self.eta_final, (int, float))
                                                and math.isfinite(self.eta_final) and self.eta_final > 0):
             raise ValueError(f"eta_final must be a finite number > 0 or None; got {self.eta_final!r}")
@@ -167,7 +171,7 @@ def free_phase(net: Network, cfg: TrainConfig, X: np.ndarray, rngs, solver: str 
     field = field if field is not None else field_of(net, cfg, X.shape[-2])
     s0 = initial_states(net.topology, X, rngs, cfg.init_state if init_state is None else init_state)
     return field, settle(field, s0, solver=solver or cfg.solver, dt=cfg.dt, steps=cfg.t1,
-                         tol=cfg.tol, max_steps=cfg.max_steps, newton_at=cfg.newton_at)
+                         tol=cfg.tol, max_steps=cfg.max_steps, newton_at=cfg.newton_at, max_dt=cfg.max_dt)
 
 
 def new_networks(topo: Topology, cfg: TrainConfig, rngs: list[np.random.Generator]) -> Network:
@@ -199,12 +203,12 @@ def numpy_engine(cfg: TrainConfig) -> Engine:
     of ``steps`` steps (T1 or T2) stops there when not settled, else at ``cfg.max_steps``."""
     if not cfg.paper_horizon:
         return partial(settle, solver=cfg.solver, dt=cfg.dt, tol=cfg.tol, max_steps=cfg.max_steps,
-                       newton_at=cfg.newton_at)
+                       newton_at=cfg.newton_at, max_dt=cfg.max_dt)
 
     def engine(field: AffineField, s0: np.ndarray, *, steps: int, accumulate: bool = False,
                hebbian: bool = False) -> SettleResult:
         return settle(field, s0, solver=cfg.solver, dt=cfg.dt, steps=steps, tol=cfg.tol, max_steps=steps,
-                      accumulate=accumulate, hebbian=hebbian, newton_at=cfg.newton_at)
+                      accumulate=accumulate, hebbian=hebbian, newton_at=cfg.newton_at, max_dt=cfg.max_dt)
     return engine
 
 

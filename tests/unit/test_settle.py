@@ -210,6 +210,33 @@ def test_active_set_newton_leaves_the_path_integral_alone():
     assert np.array_equal(a.s, b.s) and np.array_equal(a.path, b.path) and np.array_equal(a.steps, b.steps)
 
 
+def test_adaptive_steps_settle_where_euler_settles_in_fewer_steps():
+    # N = 160 with slow decay rates: steps growing to max_dt = 1 reach the equilibrium of
+    # dt's trajectory (the fixed points do not depend on the step), on every sample.
+    field, s0 = _large()
+    euler = settle(field, s0, solver="fast", tol=1e-11)
+    fast = settle(field, s0, solver="fast", tol=1e-11, max_dt=1.0)
+    assert euler.converged.all() and fast.converged.all() and fast.residual.max() < 1e-11
+    assert np.abs(fast.s - euler.s).max() < 1e-8
+    assert np.median(fast.steps) < 0.3 * np.median(euler.steps)
+    both = settle(field, s0, solver="fast", tol=1e-11, max_dt=1.0, newton_at=1e-2)  # Newton, then adaptive
+    assert both.converged.all() and np.abs(both.s - euler.s).max() < 1e-8
+
+
+def test_adaptive_steps_halve_when_too_long_and_leave_the_path_integral_alone():
+    # A max_dt far beyond the stability bound (2 / |eigenvalue| ~ 1.3 here): the residual
+    # grows, the step halves back, and the phase still settles on the same equilibrium.
+    field, s0 = _large(3, n=64, batch=8)
+    euler = settle(field, s0, solver="fast", tol=1e-10)
+    wild = settle(field, s0, solver="fast", tol=1e-10, max_dt=20.0)
+    assert wild.converged.all() and np.abs(wild.s - euler.s).max() < 1e-7
+    a = settle(field, s0, solver="fast", accumulate=True)
+    b = settle(field, s0, solver="fast", accumulate=True, max_dt=1.0)  # a nudged phase: not used
+    assert np.array_equal(a.s, b.s) and np.array_equal(a.path, b.path)
+    with pytest.raises(ValueError, match="max_dt"):
+        settle(field, s0, solver="fast", max_dt=0.01)
+
+
 def test_active_set_newton_refuses_a_far_candidate():
     # The reach guard: a candidate further than max(1e-2, 50 x residual) from the Euler
     # state is refused, and Euler goes on to the tolerance.

@@ -99,6 +99,9 @@ def test_learning_rate_schedule_reaches_eta_final_geometrically(xor_x):
     for bad in (0.0, -1e-2, float("inf")):
         with pytest.raises(ValueError, match="newton_at"):
             TrainConfig(newton_at=bad)
+    for bad in (0.01, float("nan"), float("inf")):  # below dt (0.05), not finite
+        with pytest.raises(ValueError, match="max_dt"):
+            TrainConfig(max_dt=bad)
     # the same eta at every epoch trains exactly as the constant rate; a decaying one slows the late updates
     t = Topology(3, 4, 1)
     const, h = train(t, TrainConfig(epochs=20, gamma=1.0), xor_x, Y_XOR, [0])
