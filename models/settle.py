@@ -93,8 +93,12 @@ def settle(
     zeros of the projected residual whatever the step, so a settled state is an
     equilibrium of the same field, checked to the same ``tol``; the route is not the
     ``dt`` trajectory, so in a network with several stable equilibria it may reach
-    another one. ``max_dt`` must stay below the map's stability bound (about 2 / the
-    largest |eigenvalue| of the Jacobian): above it the steps oscillate (None: off).
+    another one. Steps longer than the map's stability bound (2 / the largest
+    |eigenvalue| of the Jacobian) make it overshoot; the clip can keep such a cycle
+    bounded, so a sample whose residual grows tenfold over its smallest, or whose
+    projected residual turns back (negative dot product with the one before), also halves
+    its longest step (not below ``dt``). Best with ``max_dt`` just under that bound
+    (``benchmarks/speed.py``). None: off.
     """
     if max_dt is not None and not (np.isfinite(max_dt) and max_dt >= dt):
         raise ValueError(f"max_dt must be a finite number >= dt ({dt}); got {max_dt!r}")
