@@ -38,8 +38,8 @@ POLISH_AT = 1e-5  # residual at which the exact polish is tried (earlier costs p
 REACH_PER_RESIDUAL = 50.0  # its candidate may lie this many residuals away (slowest rate 0.02 per tau)
 NEWTON_ITERATIONS = 12
 STEP_GROWTH = 1.1  # max_dt: a sample's step grows by this after a calm step ...
-STEP_ACCEPT = 3.0  # ... one that left its residual below this many times what it was
-STEP_DIVERGED = 10.0  # a residual this many times a sample's smallest halves its longest step
+STEP_ACCEPT = 3.0  # ... one that left its residual below this many times what it was and did not turn it back
+STEP_DIVERGED = 10.0  # a residual this many times a sample's smallest halves its longest step for good
 _BLAS_MIN_N = 48  # below this, compiled per-sample loops beat one BLAS matmul per step
 _ZERO_FIELD = 1e-12  # a saturated neuron's field this small pointing inward counts as zero
 
@@ -88,17 +88,17 @@ def settle(
 
     ``max_dt`` (fast solver, N >= 48, no path integral): every sample's step adapts
     between ``dt`` and ``max_dt``: it grows by ``STEP_GROWTH`` after a step that left the
-    projected residual below ``STEP_ACCEPT`` times what it was, and halves (not below
-    ``dt``) after one that did not. The fixed points of the projected Euler map are the
-    zeros of the projected residual whatever the step, so a settled state is an
-    equilibrium of the same field, checked to the same ``tol``; the route is not the
-    ``dt`` trajectory, so in a network with several stable equilibria it may reach
-    another one. Steps longer than the map's stability bound (2 / the largest
-    |eigenvalue| of the Jacobian) make it overshoot; the clip can keep such a cycle
-    bounded, so a sample whose residual grows tenfold over its smallest, or whose
-    projected residual turns back (negative dot product with the one before), also halves
-    its longest step (not below ``dt``). Best with ``max_dt`` just under that bound
-    (``benchmarks/speed.py``). None: off.
+    projected residual below ``STEP_ACCEPT`` times what it was and did not turn it back
+    (a negative dot product with the one before: the map overshot), and halves (not
+    below ``dt``) after any other. Steps beyond the map's stability bound (2 / the
+    largest |eigenvalue| of the Jacobian) overshoot, which the turn-back rule catches
+    even where the clip keeps the overshoot bounded; a residual ten times a sample's
+    smallest also halves its longest step for good. So ``max_dt`` may lie well above the
+    bound (``benchmarks/speed.py`` uses 4, about four times the bound). The fixed points of the
+    projected Euler map are the zeros of the projected residual whatever the step, so a
+    settled state is an equilibrium of the same field, checked to the same ``tol``; the
+    route is not the ``dt`` trajectory, so in a network with several stable equilibria it
+    may reach another one. None: off.
     """
     if max_dt is not None and not (np.isfinite(max_dt) and max_dt >= dt):
         raise ValueError(f"max_dt must be a finite number >= dt ({dt}); got {max_dt!r}")
@@ -191,13 +191,14 @@ def _euler_batched(s, field, dt, tol, max_steps, accumulate, hebbian, horizon, p
             p = projected_residual(x, f)
             r = np.abs(p).max(-1)
             if max_dt is not None:
-                # steps too long for this network: the residual grows tenfold, or the field turns back
-                # (the map overshoots and cycles, which the clip can keep bounded)
-                diverging = (r > STEP_DIVERGED * best[live]) | (np.einsum("sn,sn->s", p, last[live]) < 0)
+                # steps too long for this network: the residual grows tenfold (the cap halves), or the
+                # projected residual turns back (the step halves; the clip can keep such a cycle bounded)
+                diverging = r > STEP_DIVERGED * best[live]
+                back = np.einsum("sn,sn->s", p, last[live]) < 0  # the map overshot
                 last[live] = p
                 cap[live] = np.where(diverging, np.maximum(cap[live] / 2, dt), cap[live])
                 best[live] = np.where(diverging, r, np.minimum(best[live], r))
-                calm = r <= STEP_ACCEPT * previous[live]
+                calm = (r <= STEP_ACCEPT * previous[live]) & ~back
                 h[live] = np.where(calm & ~diverging, np.minimum(h[live] * STEP_GROWTH, cap[live]),
                                    np.maximum(h[live] / 2, dt))
                 previous[live] = r
