@@ -94,11 +94,11 @@ def settle(
     largest |eigenvalue| of the Jacobian) overshoot, which the turn-back rule catches
     even where the clip keeps the overshoot bounded; a residual ten times a sample's
     smallest also halves its longest step for good. So ``max_dt`` may lie well above the
-    bound (``benchmarks/speed.py`` uses 4, about four times the bound). The fixed points of the
-    projected Euler map are the zeros of the projected residual whatever the step, so a
-    settled state is an equilibrium of the same field, checked to the same ``tol``; the
-    route is not the ``dt`` trajectory, so in a network with several stable equilibria it
-    may reach another one. None: off.
+    bound (``benchmarks/speed.py`` uses 4, about four times the bound). The fixed points
+    of the projected Euler map are the zeros of the projected residual whatever the step,
+    so a settled state is an equilibrium of the same field, checked to the same ``tol``;
+    the route is not the ``dt`` trajectory, so in a network with several stable
+    equilibria it may reach another one. None: off.
     """
     if max_dt is not None and not (np.isfinite(max_dt) and max_dt >= dt):
         raise ValueError(f"max_dt must be a finite number >= dt ({dt}); got {max_dt!r}")

@@ -264,9 +264,10 @@ def run_plots(exp, title: str, bias_input: bool) -> dict[str, Callable[[Path], N
             exp.evaluation.outputs[:, 0], task.Y_test, task.classes, p,
             f"{task.name}: test set, {len(seeds)} seed(s) summed")
         side = int(round(task.n_data_inputs ** 0.5))
-        if side * side == task.n_data_inputs and side >= 4 and net.topology.n_hidden > 0:
+        image = side * side == task.n_data_inputs and side >= 4
+        if image and net.topology.n_hidden > 0:
             writers["input_weights.png"] = lambda p: input_weight_images(net, 0, side, p)
-        if side * side == task.n_data_inputs and side >= 4 and net.topology.architecture == "skip":
+        if image and net.topology.architecture == "skip":
             writers["skip_weights.png"] = lambda p: input_weight_images(net, 0, side, p, classes=task.classes)
     elif task.n_data_inputs == 2:
         writers["decision_map.png"] = lambda p: decision_maps(
